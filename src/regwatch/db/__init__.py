@@ -1,0 +1,1 @@
+"""The history database: tables, sessions, queries."""

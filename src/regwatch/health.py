@@ -1,0 +1,71 @@
+"""Per-source health from `v_source_health`, with the 'parser may be broken' flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, text
+
+from regwatch.config import Config
+from regwatch.output import format_rows
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    source: str
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    last_documents_seen: int | None
+    usual_documents_seen: float | None
+
+    @property
+    def flags(self) -> list[str]:
+        out = []
+        if self.consecutive_failures:
+            out.append(f"failing ({self.consecutive_failures} in a row)")
+        if (self.last_documents_seen == 0 and self.usual_documents_seen
+                and self.usual_documents_seen >= 1):
+            out.append("parser may be broken: no documents where "
+                       f"{self.usual_documents_seen:g} are usual")
+        if self.last_attempt_at is None:
+            out.append("never run")
+        return out
+
+
+def source_health(engine: Engine, config: Config | None = None) -> list[SourceHealth]:
+    """Health of every source in the database, plus configured sources never run."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM v_source_health ORDER BY source")).mappings().all()
+    out = [SourceHealth(
+        source=r["source"],
+        last_attempt_at=_as_datetime(r["last_attempt_at"]),
+        last_success_at=_as_datetime(r["last_success_at"]),
+        consecutive_failures=int(r["consecutive_failures"] or 0),
+        last_error=r["last_error"],
+        last_documents_seen=r["last_documents_seen"],
+        usual_documents_seen=float(r["usual_documents_seen"]) if r["usual_documents_seen"] is not None else None,
+    ) for r in rows]
+    known = {h.source for h in out}
+    for src in config.sources if config else ():
+        if src.name not in known and src.enabled:
+            out.append(SourceHealth(src.name, None, None, 0, None, None, None))
+    return sorted(out, key=lambda h: h.source)
+
+
+def _as_datetime(value: object) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def format_health(health: list[SourceHealth], fmt: str) -> str:
+    columns = ["source", "last_attempt_at", "last_success_at", "consecutive_failures",
+               "last_error", "last_documents_seen", "usual_documents_seen", "flags"]
+    rows = [(h.source, h.last_attempt_at, h.last_success_at, h.consecutive_failures,
+             (h.last_error or "")[:200] or None, h.last_documents_seen,
+             None if h.usual_documents_seen is None else round(h.usual_documents_seen, 1),
+             "; ".join(h.flags)) for h in health]
+    return format_rows(columns, rows, fmt)

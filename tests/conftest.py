@@ -1,0 +1,72 @@
+"""Shared fixtures: history databases on SQLite and (when configured) PostgreSQL.
+
+Set REGWATCH_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)
+and every test that takes `db_url` or `engine` also runs on PostgreSQL, each in a fresh
+database of its own that is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from regwatch.db.session import make_engine, upgrade
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_URL = os.environ.get("REGWATCH_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+def _fresh_postgres() -> Iterator[str]:
+    assert PG_URL
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"regwatch_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL (no schema yet) on each configured backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'regwatch.db'}"
+    else:
+        yield from _fresh_postgres()
+
+
+@pytest.fixture
+def engine(db_url: str):
+    """An engine on a database migrated to head."""
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, db_url: str) -> Path:
+    """A minimal user config pointing at the test database, with no sources."""
+    path = tmp_path / "regwatch.toml"
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\nsource = []\n\n[database]\nurl = "{db_url}"\n',
+                    encoding="utf-8")
+    return path
