@@ -92,8 +92,9 @@ class SourceConfig:
     allowed_hosts: list[str] = _help("Hosts that fetches and redirects may reach.", [])
     schedule: str = _help("Cron schedule (5 fields) in `timezone`.", "0 6 * * *")
     enabled: bool = _help("Set false to keep a source configured but idle.", True)
-    fetch: dict[str, Any] = _help("Overrides of [fetch] keys for this source.", {})
-    options: dict[str, Any] = _help("Scraper-specific keys (validated by the scraper).", {})
+    # Filled from the flat [[source]] table: [fetch] keys go to `fetch`, the rest to `options`.
+    fetch: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
     def fetch_config(self, base: FetchConfig) -> FetchConfig:
         return dataclasses.replace(base, **self.fetch)

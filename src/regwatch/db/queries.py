@@ -1,0 +1,477 @@
+"""Read-only queries behind reports and digests: change records, page changes, press items.
+
+Every value reaches SQL as a bound parameter (SQLAlchemy Core); nothing is string-built.
+
+Windows
+-------
+``since``/``until`` are inclusive calendar dates. ``by`` picks the date they apply to:
+``announced`` (announced_on), ``effective`` (effective_on), ``observed`` (observed_at,
+the day taken in ``tz``); ``None`` means a change counts if any of the three falls in the
+window. ``observed_from``/``observed_to`` add an exact half-open [from, to) bound on
+observed_at (the digest's week).
+
+As known at T (audit replay)
+----------------------------
+``as_known_at=T`` shows what regwatch knew at T and nothing learnt later:
+
+1. a change is included only if its own ``observed_at <= T``;
+2. an evidence row is known when its document version was observed ``<= T``
+   (``evidence.document_version_id → document_versions.observed_at``); evidence without a
+   version is known together with its change (or event);
+3. a date of a change (``announced_on``, ``promulgated_on``, ``effective_on``) is known when
+   either no evidence row names that field (``evidence.field``) — the date then came with
+   the change's own observation — or at least one evidence row naming the field is known
+   by T. An unknown date is reported as null, and window filters use the dates as known,
+   so a date learnt after T can neither show nor make a change match ``--by``.
+
+A date's value is the current one: the history keeps when evidence arrived, not old
+values of a corrected date.
+
+Order: by event (announced date, then first observation, then key; changes without an
+event last), then instrument, then provision in document order (numbers in paths compare
+as numbers), then change id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Engine,
+    and_,
+    case,
+    exists,
+    false,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import aliased
+
+from regwatch.db.tables import (
+    ChangeCategory,
+    ControlChange,
+    DocumentRow,
+    DocumentVersion,
+    Event,
+    Evidence,
+    SourceRow,
+)
+from regwatch.models import ChangeRecord, DocumentChange, Source
+
+log = logging.getLogger(__name__)
+
+BY_CHOICES = ("announced", "effective", "observed")
+DATE_FIELDS = ("announced_on", "promulgated_on", "effective_on")
+_CHUNK = 500  # ids per IN (...) when loading categories and evidence
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """An official source and the press disagree about one field of an event."""
+
+    field: str
+    official_value: Any = None
+    official_quote: str | None = None
+    official_url: str | None = None
+    press_value: Any = None
+    press_quote: str | None = None
+    press_url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class PressItem:
+    """An event known from the press only, or one where press and official sources differ."""
+
+    key: str
+    title: str | None
+    status: str  # official | reported_unofficial
+    jurisdiction: str
+    law_ids: tuple[str, ...]
+    categories: tuple[str, ...]
+    regime: str
+    outside_wassenaar: bool | None
+    announced_on: date | None
+    effective_on: date | None
+    first_observed_at: datetime
+    sources: tuple[Source, ...] = ()
+    discrepancies: tuple[Discrepancy, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "title": self.title, "status": self.status,
+            "jurisdiction": self.jurisdiction, "law_ids": list(self.law_ids),
+            "categories": list(self.categories), "regime": self.regime,
+            "outside_wassenaar": self.outside_wassenaar,
+            "announced_on": _iso(self.announced_on), "effective_on": _iso(self.effective_on),
+            "first_observed_at": self.first_observed_at.isoformat(),
+            "sources": [{"url": s.url, "kind": s.kind, "title": s.title, "quote": s.quote}
+                        for s in self.sources],
+            "discrepancies": [d.to_json() for d in self.discrepancies],
+        }
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def day_start(day: date, tz: tzinfo = UTC) -> datetime:
+    """The first instant of `day` in `tz`, as an aware datetime."""
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def _aware(moment: datetime | None, tz: tzinfo) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=tz)
+
+
+def _evidence_known(ev: Any, as_known_at: datetime):
+    """SQL: this evidence row was known at T (rule 2)."""
+    dv = aliased(DocumentVersion)
+    return or_(
+        ev.document_version_id.is_(None),
+        exists(select(literal(1)).where(dv.id == ev.document_version_id,
+                                        dv.observed_at <= as_known_at)),
+    )
+
+
+def _known_date(name: str, as_known_at: datetime | None):
+    """SQL expression for the change's date `name` as known at T (rule 3)."""
+    column = getattr(ControlChange, name)
+    if as_known_at is None:
+        return column
+    ev = aliased(Evidence)
+    named = and_(ev.change_id == ControlChange.id, ev.field == name)
+    any_named = exists(select(literal(1)).where(named))
+    known_named = exists(select(literal(1)).where(named, _evidence_known(ev, as_known_at)))
+    return case((or_(~any_named, known_named), column), else_=null().cast(Date))
+
+
+def _date_window(column: Any, since: date | None, until: date | None):
+    terms = []
+    if since is not None:
+        terms.append(column >= since)
+    if until is not None:
+        terms.append(column <= until)
+    if not terms:
+        return column.is_not(None)
+    return and_(*terms)
+
+
+def _observed_window(column: Any, since: date | None, until: date | None, tz: tzinfo):
+    terms = []
+    if since is not None:
+        terms.append(column >= day_start(since, tz))
+    if until is not None:
+        terms.append(column < day_start(until + timedelta(days=1), tz))
+    return and_(*terms) if terms else true()
+
+
+_NUM = re.compile(r"(\d+)")
+
+
+def natural_key(text: str | None) -> tuple:
+    """Sort key that compares digit runs as numbers: row2 < row10 ("document order")."""
+    parts = _NUM.split(text or "")
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+# --- control changes -----------------------------------------------------------------------
+
+def select_changes(
+    engine: Engine,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    by: str | None = None,
+    as_known_at: datetime | None = None,
+    observed_from: datetime | None = None,
+    observed_to: datetime | None = None,
+    categories: Iterable[str] = (),
+    instruments: Iterable[str] = (),
+    jurisdictions: Iterable[str] = (),
+    tz: tzinfo = UTC,
+) -> list[ChangeRecord]:
+    """Change records in the window, as known at `as_known_at` (see the module docstring)."""
+    if by is not None and by not in BY_CHOICES:
+        raise ValueError(f"by must be one of {BY_CHOICES}, not {by!r}")
+    as_known_at = _aware(as_known_at, tz)
+    c = ControlChange
+    dates = {name: _known_date(name, as_known_at).label(name) for name in DATE_FIELDS}
+    stmt = (
+        select(c.id, c.jurisdiction, c.law_id, c.instrument_title, c.path, c.citation_ja,
+               c.citation_en, c.list_entry, c.change_type, c.regime, c.outside_wassenaar,
+               *dates.values(), c.observed_at, c.before_text, c.after_text,
+               c.renumbered_from, c.status, c.event_id,
+               Event.key.label("event_key"), Event.title.label("event_title"),
+               Event.announced_on.label("event_announced_on"),
+               Event.first_observed_at.label("event_observed_at"))
+        .select_from(c)
+        .outerjoin(Event, Event.id == c.event_id)
+    )
+    windows = {
+        "announced": _date_window(_known_date("announced_on", as_known_at), since, until),
+        "effective": _date_window(_known_date("effective_on", as_known_at), since, until),
+        "observed": _observed_window(c.observed_at, since, until, tz),
+    }
+    if since is not None or until is not None:
+        stmt = stmt.where(windows[by] if by else or_(*windows.values()))
+    if observed_from is not None:
+        stmt = stmt.where(c.observed_at >= _aware(observed_from, tz))
+    if observed_to is not None:
+        stmt = stmt.where(c.observed_at < _aware(observed_to, tz))
+    if as_known_at is not None:
+        stmt = stmt.where(c.observed_at <= as_known_at)
+    categories, instruments, jurisdictions = list(categories), list(instruments), list(jurisdictions)
+    if categories:
+        cc = aliased(ChangeCategory)
+        stmt = stmt.where(exists(select(literal(1)).where(
+            cc.change_id == c.id, cc.category.in_(categories))))
+    if instruments:
+        stmt = stmt.where(c.law_id.in_(instruments))
+    if jurisdictions:
+        stmt = stmt.where(c.jurisdiction.in_(jurisdictions))
+
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+        ids = [r.id for r in rows]
+        cats = _load_categories(conn, ids)
+        sources = _load_sources(conn, ids, as_known_at)
+
+    rows.sort(key=_row_order)
+    return [_record(r, cats.get(r.id, ()), sources.get(r.id, ())) for r in rows]
+
+
+def _row_order(r: Any) -> tuple:
+    has_event = r.event_key is not None
+    return (
+        0 if has_event else 1,
+        r.event_announced_on or date.max,
+        r.event_observed_at or datetime.max.replace(tzinfo=UTC),
+        r.event_key or "",
+        r.law_id,
+        natural_key(r.path),
+        r.id,
+    )
+
+
+def _load_categories(conn: Any, ids: list[str]) -> dict[str, tuple[str, ...]]:
+    found: dict[str, list[str]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        stmt = (select(ChangeCategory.change_id, ChangeCategory.category)
+                .where(ChangeCategory.change_id.in_(chunk))
+                .order_by(ChangeCategory.change_id, ChangeCategory.category))
+        for change_id, category in conn.execute(stmt):
+            found[change_id].append(category)
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
+                  ) -> dict[str, tuple[Source, ...]]:
+    found: dict[str, list[Source]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        stmt = (select(Evidence.change_id, Evidence.url, Evidence.kind, Evidence.title,
+                       Evidence.quote)
+                .where(Evidence.change_id.in_(chunk))
+                .order_by(Evidence.change_id, Evidence.id))
+        if as_known_at is not None:
+            stmt = stmt.where(_evidence_known(Evidence, as_known_at))
+        for change_id, url, kind, title, quote in conn.execute(stmt):
+            found[change_id].append(Source(url=url, kind=kind, title=title, quote=quote))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _record(r: Any, categories: tuple[str, ...], sources: tuple[Source, ...]) -> ChangeRecord:
+    event = {"key": r.event_key, "title": r.event_title} if r.event_key is not None else None
+    return ChangeRecord(
+        id=r.id,
+        jurisdiction=r.jurisdiction,
+        instrument={"law_id": r.law_id, "title": r.instrument_title},
+        provision={"path": r.path, "citation_ja": r.citation_ja, "citation_en": r.citation_en},
+        list_entry=r.list_entry,
+        change_type=r.change_type,
+        categories=categories,
+        regime=r.regime,
+        outside_wassenaar=r.outside_wassenaar,
+        announced_on=_as_date(r.announced_on),
+        promulgated_on=_as_date(r.promulgated_on),
+        effective_on=_as_date(r.effective_on),
+        observed_at=_utc(r.observed_at),
+        before_text=r.before_text,
+        after_text=r.after_text,
+        event=event,
+        sources=sources,
+        renumbered_from=r.renumbered_from,
+        status=r.status,
+    )
+
+
+def _as_date(value: Any) -> date | None:
+    """CASE expressions come back from SQLite as text; columns come back as dates."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- watched pages -------------------------------------------------------------------------
+
+def select_document_changes(
+    engine: Engine,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    as_known_at: datetime | None = None,
+    kinds: Iterable[str] = ("page",),
+    observed_from: datetime | None = None,
+    observed_to: datetime | None = None,
+    tz: tzinfo = UTC,
+) -> list[DocumentChange]:
+    """Versions of watched documents observed in the window, with the text before and after.
+
+    "before" is the previous version's text (null for an added page), "after" this
+    version's (null for a removed page). Ordered by observation, then source and URL.
+    """
+    as_known_at = _aware(as_known_at, tz)
+    v, prev = DocumentVersion, aliased(DocumentVersion)
+    stmt = (
+        select(SourceRow.name, DocumentRow.url, DocumentRow.title.label("doc_title"),
+               v.title, v.change_type, v.observed_at, v.text, v.version,
+               prev.text.label("before_text"))
+        .select_from(v)
+        .join(DocumentRow, DocumentRow.id == v.document_id)
+        .join(SourceRow, SourceRow.id == DocumentRow.source_id)
+        .outerjoin(prev, and_(prev.document_id == v.document_id, prev.version == v.version - 1))
+        .where(DocumentRow.kind.in_(list(kinds)) if kinds else false())
+        .where(_observed_window(v.observed_at, since, until, tz))
+        .order_by(v.observed_at, SourceRow.name, DocumentRow.url, v.version)
+    )
+    if observed_from is not None:
+        stmt = stmt.where(v.observed_at >= _aware(observed_from, tz))
+    if observed_to is not None:
+        stmt = stmt.where(v.observed_at < _aware(observed_to, tz))
+    if as_known_at is not None:
+        stmt = stmt.where(v.observed_at <= as_known_at)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    out = []
+    for r in rows:
+        before = None if r.change_type == "added" else r.before_text
+        after = None if r.change_type == "removed" else r.text
+        out.append(DocumentChange(source=r.name, url=r.url, title=r.title or r.doc_title,
+                                  change_type=r.change_type, observed_at=_utc(r.observed_at),
+                                  before_text=before, after_text=after))
+    return out
+
+
+# --- press-only events and discrepancies ---------------------------------------------------
+
+def select_press_items(
+    engine: Engine,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    by: str | None = None,
+    as_known_at: datetime | None = None,
+    observed_from: datetime | None = None,
+    observed_to: datetime | None = None,
+    categories: Iterable[str] = (),
+    instruments: Iterable[str] = (),
+    tz: tzinfo = UTC,
+) -> list[PressItem]:
+    """Events reported only by the press, and events whose sources disagree.
+
+    The window applies to the event's announced_on / effective_on / first_observed_at as
+    ``select_changes`` does. As known at T: the event was first observed <= T; its evidence
+    follows rule 2; a discrepancy is shown when every URL it names that has evidence on the
+    event has at least one such evidence row known by T.
+    """
+    if by is not None and by not in BY_CHOICES:
+        raise ValueError(f"by must be one of {BY_CHOICES}, not {by!r}")
+    as_known_at = _aware(as_known_at, tz)
+    e = Event
+    stmt = (select(e.id, e.key, e.title, e.status, e.jurisdiction, e.law_ids, e.categories,
+                   e.regime, e.outside_wassenaar, e.announced_on, e.effective_on,
+                   e.first_observed_at, e.details)
+            .order_by(e.announced_on, e.first_observed_at, e.key))
+    windows = {
+        "announced": _date_window(e.announced_on, since, until),
+        "effective": _date_window(e.effective_on, since, until),
+        "observed": _observed_window(e.first_observed_at, since, until, tz),
+    }
+    if since is not None or until is not None:
+        stmt = stmt.where(windows[by] if by else or_(*windows.values()))
+    if observed_from is not None:
+        stmt = stmt.where(e.first_observed_at >= _aware(observed_from, tz))
+    if observed_to is not None:
+        stmt = stmt.where(e.first_observed_at < _aware(observed_to, tz))
+    if as_known_at is not None:
+        stmt = stmt.where(e.first_observed_at <= as_known_at)
+    wanted_cats, wanted_laws = set(categories), set(instruments)
+
+    items: list[PressItem] = []
+    with engine.connect() as conn:
+        for ev in conn.execute(stmt).all():
+            raw = (ev.details or {}).get("discrepancies") or []
+            if ev.status != "reported_unofficial" and not raw:
+                continue
+            if wanted_cats and not wanted_cats & set(ev.categories or ()):
+                continue
+            if wanted_laws and not wanted_laws & set(ev.law_ids or ()):
+                continue
+            ev_stmt = (select(Evidence.url, Evidence.kind, Evidence.title, Evidence.quote,
+                              Evidence.document_version_id)
+                       .where(Evidence.event_id == ev.id).order_by(Evidence.id))
+            all_evidence = conn.execute(ev_stmt).all()
+            known_stmt = ev_stmt.where(_evidence_known(Evidence, as_known_at)) \
+                if as_known_at is not None else ev_stmt
+            known = conn.execute(known_stmt).all()
+            known_urls = {r.url for r in known}
+            evidenced_urls = {r.url for r in all_evidence}
+            discrepancies = tuple(
+                _discrepancy(d) for d in raw
+                if isinstance(d, dict) and all(
+                    u in known_urls for u in (d.get("official_url"), d.get("press_url"))
+                    if u and u in evidenced_urls)
+            )
+            sources = tuple(Source(url=r.url, kind=r.kind, title=r.title, quote=r.quote)
+                            for r in known)
+            if ev.status != "reported_unofficial" and not discrepancies:
+                continue
+            items.append(PressItem(
+                key=ev.key, title=ev.title, status=ev.status, jurisdiction=ev.jurisdiction,
+                law_ids=tuple(ev.law_ids or ()), categories=tuple(ev.categories or ()),
+                regime=ev.regime, outside_wassenaar=ev.outside_wassenaar,
+                announced_on=ev.announced_on, effective_on=ev.effective_on,
+                first_observed_at=_utc(ev.first_observed_at), sources=sources,
+                discrepancies=discrepancies))
+    return items
+
+
+def _discrepancy(raw: dict[str, Any]) -> Discrepancy:
+    known = Discrepancy.__dataclass_fields__
+    return Discrepancy(**{k: v for k, v in raw.items() if k in known and k != "field"},
+                       field=str(raw.get("field") or "unknown"))

@@ -1,0 +1,61 @@
+"""Alembic is the only way the schema is made: it must go up, down and up again on both
+backends, and agree with the ORM models."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from regwatch.db.session import current_revision, downgrade, head_revision, make_engine, upgrade
+from regwatch.db.tables import Base
+
+VIEWS = {"v_changes", "v_document_changes", "v_source_health"}
+
+
+def test_upgrade_downgrade_upgrade(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+        assert current_revision(engine) == head_revision(engine)
+        assert VIEWS <= set(inspect(engine).get_view_names())
+        downgrade(engine, "base")
+        assert current_revision(engine) is None
+        names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+        assert names == set()
+        assert not (VIEWS & set(inspect(engine).get_view_names()))
+        upgrade(engine)
+        assert current_revision(engine) == head_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def test_models_match_migrations(engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    # Views are not in the metadata; everything else must agree.
+    assert diff == []
+
+
+def test_views_have_the_documented_columns(engine) -> None:
+    with engine.connect() as conn:
+        changes = conn.execute(text("SELECT * FROM v_changes")).keys()
+        docs = conn.execute(text("SELECT * FROM v_document_changes")).keys()
+        health = conn.execute(text("SELECT * FROM v_source_health")).keys()
+    assert {"id", "jurisdiction", "instrument_law_id", "instrument_title", "provision_path",
+            "citation_ja", "citation_en", "list_entry", "change_type", "categories", "regime",
+            "outside_wassenaar", "announced_on", "promulgated_on", "effective_on", "observed_at",
+            "before_text", "after_text", "event_key", "event_title", "sources"} <= set(changes)
+    assert {"source", "url", "title", "change_type", "observed_at"} <= set(docs)
+    assert {"source", "last_attempt_at", "last_success_at", "consecutive_failures",
+            "last_error"} <= set(health)
+
+
+def test_indexes_for_common_queries(engine) -> None:
+    indexed = {tuple(ix["column_names"]) for ix in inspect(engine).get_indexes("control_changes")}
+    assert ("announced_on",) in indexed
+    assert ("effective_on",) in indexed
+    assert ("observed_at",) in indexed
+    assert any(cols[0] == "law_id" for cols in indexed)
+    cat = {tuple(ix["column_names"]) for ix in inspect(engine).get_indexes("change_categories")}
+    assert ("category",) in cat
