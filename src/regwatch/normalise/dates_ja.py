@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from regwatch.errors import DateParseError, ParseError
-from regwatch.normalise.text_ja import kanji_to_int
+from regwatch.normalise.text_ja import int_to_kanji, kanji_to_int
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def _build(kind: str, m: re.Match[str], source: str) -> date:
         era, gregorian = None, _num(g["y"], source)
     try:
         d = date(gregorian, month, day)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise DateParseError(source, f"impossible date {m.group(0)!r}: {exc}") from None
     if era is not None and not (era.start <= d and (era.end is None or d <= era.end)):
         span = f"{era.start.isoformat()}…{era.end.isoformat() if era.end else ''}"
@@ -196,8 +196,6 @@ def find_dates(text: str, *, source: str = "<text>") -> list[DateMatch]:
 def format_date_ja(d: date, *, kanji: bool = False) -> str:
     """The era form of a date: 2024-04-26 → 令和6年4月26日 (kanji=True: 令和六年四月二十六日).
     The first year of an era is written 元年."""
-    from regwatch.normalise.text_ja import int_to_kanji
-
     era = next((e for e in reversed(ERAS) if e.start <= d), None)
     if era is None:
         raise DateParseError(d.isoformat(), "before the Meiji era")
