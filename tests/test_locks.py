@@ -1,0 +1,196 @@
+"""Leases in service_locks: atomic takeover, renewal, expiry of a crashed holder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from regwatch.db.session import make_engine
+from regwatch.errors import LockHeld
+from regwatch.locks import (
+    LeaseLost,
+    acquire,
+    holder_of,
+    lease,
+    make_holder,
+    release,
+    renew,
+    wait_acquire,
+)
+
+T0 = datetime(2024, 7, 1, 0, 0, tzinfo=UTC)
+
+
+def test_acquire_is_exclusive_until_expiry(engine):
+    assert acquire(engine, "x", "a", 60, now=T0)
+    assert not acquire(engine, "x", "b", 60, now=T0 + timedelta(seconds=59))
+    assert holder_of(engine, "x").holder == "a"
+    # Expired: anyone may take it over, and the tenure starts afresh.
+    assert acquire(engine, "x", "b", 60, now=T0 + timedelta(seconds=61))
+    info = holder_of(engine, "x")
+    assert (info.holder, info.acquired_at) == ("b", T0 + timedelta(seconds=61))
+    assert info.expires_at == T0 + timedelta(seconds=121)
+
+
+def test_reacquire_by_holder_extends_and_keeps_start(engine):
+    assert acquire(engine, "x", "a", 60, now=T0)
+    assert acquire(engine, "x", "a", 60, now=T0 + timedelta(seconds=30))
+    info = holder_of(engine, "x")
+    assert info.acquired_at == T0 and info.expires_at == T0 + timedelta(seconds=90)
+
+
+def test_renew_and_release_only_by_holder(engine):
+    assert acquire(engine, "x", "a", 60, now=T0)
+    assert not renew(engine, "x", "b", 60)
+    assert renew(engine, "x", "a", 60, now=T0 + timedelta(seconds=50))
+    assert holder_of(engine, "x").expires_at == T0 + timedelta(seconds=110)
+    assert not release(engine, "x", "b")
+    assert holder_of(engine, "x").holder == "a"
+    assert release(engine, "x", "a")
+    assert holder_of(engine, "x") is None
+    assert not renew(engine, "x", "a", 60)  # gone: a renewal must not resurrect it
+    assert acquire(engine, "x", "b", 60)
+
+
+def test_leases_are_independent_by_name(engine):
+    assert acquire(engine, "source:a", "p1", 60)
+    assert acquire(engine, "source:b", "p2", 60)
+    assert not acquire(engine, "source:a", "p2", 60)
+
+
+def test_threads_with_separate_engines_race_for_one_winner(db_url, engine):
+    engines = [make_engine(db_url) for _ in range(6)]
+    try:
+        for round_no in range(5):
+            name = f"race-{round_no}"
+            barrier = threading.Barrier(len(engines))
+            wins: list[str] = []
+
+            def contend(i: int, eng=None, name=name, barrier=barrier, wins=wins) -> None:
+                barrier.wait()
+                if acquire(engines[i], name, f"t{i}", 60):
+                    wins.append(f"t{i}")
+
+            threads = [threading.Thread(target=contend, args=(i,)) for i in range(len(engines))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=30)
+            assert len(wins) == 1, wins
+            assert holder_of(engine, name).holder == wins[0]
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+RACER = textwrap.dedent("""
+    import sys, time
+    from regwatch.db.session import make_engine
+    from regwatch.locks import acquire
+    url, name, holder, start = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    engine = make_engine(url)
+    engine.connect().close()
+    time.sleep(max(0.0, start - time.time()))
+    print("won" if acquire(engine, name, holder, 60) else "lost", flush=True)
+""")
+
+
+def test_processes_race_for_one_winner(db_url, engine):
+    for round_no in range(2):
+        name = f"proc-race-{round_no}"
+        start = time.time() + 1.5
+        procs = [subprocess.Popen([sys.executable, "-c", RACER, db_url, name, f"p{i}", str(start)],
+                                  stdout=subprocess.PIPE, text=True) for i in range(4)]
+        outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+        assert all(p.returncode == 0 for p in procs)
+        assert sorted(outs) == ["lost", "lost", "lost", "won"], outs
+        assert holder_of(engine, name).holder == f"p{outs.index('won')}"
+
+
+def test_lease_heartbeat_keeps_it_alive_beyond_ttl(engine):
+    with lease(engine, "svc", "a", 0.6) as held:
+        time.sleep(1.5)  # well past the ttl: only renewals keep it ours
+        assert not acquire(engine, "svc", "b", 0.6)
+        held.check()
+        assert not held.lost.is_set()
+    assert holder_of(engine, "svc") is None  # released on exit
+
+
+def test_lease_lost_is_flagged(engine):
+    lost = threading.Event()
+    with lease(engine, "svc", "a", 0.6, on_lost=lambda _l: lost.set()) as held:
+        release(engine, "svc", "a")  # simulate a takeover behind our back
+        assert acquire(engine, "svc", "b", 60)
+        assert lost.wait(3)
+        with pytest.raises(LeaseLost):
+            held.check()
+    assert holder_of(engine, "svc").holder == "b"  # our exit must not delete their lease
+
+
+def test_lease_wait_modes(engine):
+    assert acquire(engine, "svc", "other", 60)
+    with pytest.raises(LockHeld, match="held by another process.*holder other"):
+        with lease(engine, "svc", "me", 1, wait=False):
+            pass
+    started = time.monotonic()
+    with pytest.raises(LockHeld):
+        with lease(engine, "svc", "me", 1, wait=0.5, poll_s=0.1):
+            pass
+    assert 0.4 < time.monotonic() - started < 5
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    with pytest.raises(LockHeld):
+        with lease(engine, "svc", "me", 1, wait=True, poll_s=0.05, stop=stop):
+            pass
+    seen = []
+    assert not wait_acquire(engine, "svc", "me", 1, timeout=0.2, poll_s=0.05, on_wait=seen.append)
+    assert [i.holder for i in seen] == ["other"]  # reported once, not on every poll
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from regwatch.db.session import make_engine
+    from regwatch.locks import lease
+    engine = make_engine(sys.argv[1])
+    with lease(engine, "scheduler", "victim", float(sys.argv[2])):
+        print("held", flush=True)
+        time.sleep(600)
+""")
+
+
+def test_crashed_holder_expires_and_is_taken_over(db_url, engine):
+    ttl = 1.5
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, db_url, str(ttl)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        time.sleep(ttl * 1.2)  # alive: renewed, not expired
+        assert not acquire(engine, "scheduler", "heir", ttl)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        killed_at = time.monotonic()
+        assert wait_acquire(engine, "scheduler", "heir", ttl, timeout=ttl * 4, poll_s=0.1)
+        assert time.monotonic() - killed_at <= ttl * 2
+        assert holder_of(engine, "scheduler").holder == "heir"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_holder_ids_are_unique_and_name_the_process():
+    a, b = make_holder(), make_holder()
+    assert a != b and f":{os.getpid()}:" in a and len(a) <= 200
+
+
+def test_naive_clock_rejected(engine):
+    with pytest.raises(ValueError):
+        acquire(engine, "x", "a", 60, now=datetime(2024, 1, 1))
