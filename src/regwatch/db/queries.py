@@ -415,8 +415,7 @@ def select_press_items(
     e = Event
     stmt = (select(e.id, e.key, e.title, e.status, e.jurisdiction, e.law_ids, e.categories,
                    e.regime, e.outside_wassenaar, e.announced_on, e.effective_on,
-                   e.first_observed_at, e.details)
-            .order_by(e.announced_on, e.first_observed_at, e.key))
+                   e.first_observed_at, e.details))
     windows = {
         "announced": _date_window(e.announced_on, since, until),
         "effective": _date_window(e.effective_on, since, until),
@@ -468,6 +467,8 @@ def select_press_items(
                 announced_on=ev.announced_on, effective_on=ev.effective_on,
                 first_observed_at=_utc(ev.first_observed_at), sources=sources,
                 discrepancies=discrepancies))
+    # Sorted here: the backends disagree on where NULL dates go.
+    items.sort(key=lambda i: (i.announced_on or date.max, i.first_observed_at, i.key))
     return items
 
 
