@@ -1,0 +1,61 @@
+"""Derivation: bring the records derived from stored snapshots up to date.
+
+`catch_up` is called after every pipeline run (and by `regwatch reprocess`). It derives
+whatever stored versions are not yet reflected — law histories, announcements, press
+articles — and then recomputes events and press links from scratch, which is cheap and
+keeps the result a pure function of what is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from regwatch.config import Config
+from regwatch.db.session import transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A derivation error, attributed to the source of the document it came from."""
+
+    source: str | None
+    url: str
+    message: str
+
+
+def catch_up(engine: Engine, config: Config, store) -> list[Problem]:
+    from regwatch.derive import announcements, events, law_history, press
+    from regwatch.normalise.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(config.taxonomy_path())
+    problems: list[Problem] = []
+    with transaction(engine) as session:
+        stale = law_history.stale_laws(session)
+    for law_id in stale:
+        with transaction(engine) as session:
+            revisions = law_history.stored_revisions(session).get(law_id, [])
+            for message in law_history.rebuild_law(session, law_id, revisions, load=store.get,
+                                                   taxonomy=taxonomy,
+                                                   title_en=_title_en(taxonomy, law_id)):
+                problems.append(Problem(None, revisions[0].url if revisions else law_id,
+                                        message))
+    with transaction(engine) as session:
+        problems += announcements.derive_pending(session, store, taxonomy)
+    with transaction(engine) as session:
+        problems += press.derive_pending(session, store, taxonomy)
+    with transaction(engine) as session:
+        events.rebuild_events(session, config, taxonomy)
+    for p in problems:
+        log.error("%s: %s", p.url, p.message)
+    return problems
+
+
+def _title_en(taxonomy, law_id: str) -> str | None:
+    inst = taxonomy.instrument(law_id) if taxonomy else None
+    return inst.names_en[0] if inst and inst.names_en else None
+

@@ -1,0 +1,216 @@
+"""Law history: stored e-Gov revisions → law_revisions, provision intervals, control changes.
+
+A law's history is rebuilt from its stored revision snapshots whenever a revision was
+added or corrected, so the result depends only on what is stored (crash-safe, and the
+same whatever order revisions arrived in). Provisions are stored as intervals: one row
+per (path, text) from the revision that introduced the text (`valid_from`) to the one
+that changed or removed it (`valid_to`, exclusive), so "the text of P on D" and "every
+change to I between D1 and D2" are single queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from regwatch.db.tables import (
+    ChangeCategory,
+    ControlChange,
+    DocumentRow,
+    DocumentVersion,
+    Evidence,
+    Instrument,
+    LawRevision,
+    Provision,
+)
+from regwatch.errors import ParseError
+
+log = logging.getLogger(__name__)
+
+REVISION_KIND = "egov_law_revision"
+STATUS = {"CurrentEnforced": "in_force", "PreviousEnforced": "superseded",
+          "UnEnforced": "not_yet_in_force", "Repeal": "repealed"}
+
+
+@dataclass(frozen=True)
+class StoredRevision:
+    law_id: str
+    law_revision_id: str
+    version_id: int
+    url: str
+    observed_at: datetime
+    snapshot_sha256: str
+    record: dict[str, Any]
+
+    @property
+    def effective_on(self) -> date | None:
+        return _date(self.record.get("amendment_enforcement_date"))
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        return (self.record.get("amendment_enforcement_date") or "9999-12-31", self.law_revision_id)
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def stored_revisions(session: Session) -> dict[str, list[StoredRevision]]:
+    """The latest version of every stored revision document, grouped by law, in order."""
+    rows = session.execute(
+        select(DocumentRow.url, DocumentVersion)
+        .join(DocumentVersion, DocumentVersion.document_id == DocumentRow.id)
+        .where(DocumentRow.kind == REVISION_KIND)
+        .order_by(DocumentVersion.document_id, DocumentVersion.version)).all()
+    latest: dict[int, tuple[str, DocumentVersion]] = {}
+    for url, version in rows:
+        latest[version.document_id] = (url, version)
+    by_law: dict[str, list[StoredRevision]] = {}
+    for url, v in latest.values():
+        meta = v.doc_metadata or {}
+        record = meta.get("revision") or {}
+        law_id = meta.get("law_id") or record.get("law_id")
+        if v.change_type == "removed" or not v.snapshot_sha256 or not law_id:
+            continue
+        rev_id = record.get("law_revision_id") or meta.get("law_revision_id")
+        by_law.setdefault(law_id, []).append(StoredRevision(
+            law_id, rev_id, v.id, url, v.observed_at, v.snapshot_sha256, record))
+    for revisions in by_law.values():
+        revisions.sort(key=lambda r: r.sort_key)
+    return by_law
+
+
+def stale_laws(session: Session) -> list[str]:
+    """Laws with a stored revision version that the derived history does not reflect."""
+    derived = set(session.scalars(select(LawRevision.document_version_id)))
+    return sorted(law_id for law_id, revs in stored_revisions(session).items()
+                  if any(r.version_id not in derived for r in revs))
+
+
+def change_id(law_id: str, law_revision_id: str, path: str, change_type: str) -> str:
+    return hashlib.sha256(f"{law_id}|{law_revision_id}|{path}|{change_type}".encode()).hexdigest()[:32]
+
+
+def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], *, load, taxonomy,
+                title_en: str | None = None) -> list[str]:
+    """Rebuild revisions, provisions and changes of one law. Returns problems found."""
+    from regwatch.normalise.egov_law import PARSER_VERSION, parse_law_xml
+    from regwatch.normalise.law_diff import diff_laws
+
+    problems: list[str] = []
+    instrument = session.scalar(select(Instrument).where(Instrument.law_id == law_id))
+    if instrument is None:
+        instrument = Instrument(law_id=law_id, jurisdiction="JP")
+        session.add(instrument)
+        session.flush()
+    old_changes = select(ControlChange.id).where(ControlChange.law_id == law_id)
+    session.execute(delete(ChangeCategory).where(ChangeCategory.change_id.in_(old_changes)))
+    session.execute(delete(Evidence).where(Evidence.change_id.in_(old_changes)))
+    session.execute(delete(ControlChange).where(ControlChange.law_id == law_id))
+    session.execute(delete(Provision).where(Provision.instrument_id == instrument.id))
+    existing = {r.law_revision_id: r for r in session.scalars(
+        select(LawRevision).where(LawRevision.instrument_id == instrument.id))}
+
+    previous = None  # (StoredRevision, LawText)
+    open_rows: dict[str, dict[str, Any]] = {}
+    closed: list[dict[str, Any]] = []
+    keep: set[str] = set()
+    for rev in revisions:
+        try:
+            text = parse_law_xml(load(rev.snapshot_sha256), source=rev.url)
+        except ParseError as exc:
+            problems.append(f"{rev.law_revision_id}: {exc}")
+            log.error("law %s revision %s not parsed: %s", law_id, rev.law_revision_id, exc)
+            continue
+        row = _upsert_revision(session, existing.get(rev.law_revision_id), instrument, rev, PARSER_VERSION)
+        keep.add(rev.law_revision_id)
+        instrument.title = rev.record.get("law_title") or text.title or instrument.title
+        instrument.law_num = text.law_num or instrument.law_num
+        if title_en:
+            instrument.title_en = title_en
+        effective = rev.effective_on
+        seen_paths = set()
+        for p in text.provisions:
+            seen_paths.add(p.path)
+            current = open_rows.get(p.path)
+            if current is not None and current["text"] == p.text:
+                continue
+            if current is not None:
+                current["valid_to"] = effective
+                closed.append(current)
+            open_rows[p.path] = {
+                "instrument_id": instrument.id, "revision_id": row.id, "path": p.path,
+                "citation_ja": p.citation_ja, "citation_en": p.citation_en,
+                "list_entry": p.list_entry, "text": p.text, "position": p.position,
+                "valid_from": effective, "valid_to": None, "parser_version": PARSER_VERSION}
+        for path in [p for p in open_rows if p not in seen_paths]:
+            gone = open_rows.pop(path)
+            gone["valid_to"] = effective
+            closed.append(gone)
+        if previous is not None:
+            _store_changes(session, law_id, instrument, previous[0], rev, row,
+                           diff_laws(previous[1], text), taxonomy, PARSER_VERSION)
+        previous = (rev, text)
+    for rev_id, row in existing.items():
+        if rev_id not in keep:
+            session.delete(row)
+    rows = closed + list(open_rows.values())
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(Provision), rows[start:start + 2000])
+    return problems
+
+
+def _upsert_revision(session: Session, row: LawRevision | None, instrument: Instrument,
+                     rev: StoredRevision, parser_version: str) -> LawRevision:
+    r = rev.record
+    if row is None:
+        row = LawRevision(instrument_id=instrument.id, law_revision_id=rev.law_revision_id)
+        session.add(row)
+    row.promulgated_on = _date(r.get("amendment_promulgate_date"))
+    row.effective_on = rev.effective_on
+    row.amendment_law_id = r.get("amendment_law_id")
+    row.amendment_law_num = r.get("amendment_law_num")
+    row.amendment_law_title = r.get("amendment_law_title")
+    row.status = STATUS.get(r.get("current_revision_status") or "", None)
+    row.updated = r.get("updated")
+    row.document_version_id = rev.version_id
+    row.observed_at = rev.observed_at
+    row.parser_version = parser_version
+    session.flush()
+    return row
+
+
+def _store_changes(session: Session, law_id: str, instrument: Instrument, old: StoredRevision,
+                   new: StoredRevision, row: LawRevision, changes, taxonomy,
+                   parser_version: str) -> None:
+    record = new.record
+    amend = record.get("amendment_law_num") or record.get("amendment_law_id")
+    for ch in changes:
+        cid = change_id(law_id, new.law_revision_id, ch.path, ch.change_type)
+        session.add(ControlChange(
+            id=cid, revision_id=row.id, jurisdiction="JP", law_id=law_id,
+            instrument_title=instrument.title, path=ch.path, citation_ja=ch.citation_ja,
+            citation_en=ch.citation_en, list_entry=ch.list_entry, change_type=ch.change_type,
+            regime="unknown", outside_wassenaar=None, announced_on=None,
+            promulgated_on=row.promulgated_on, effective_on=row.effective_on,
+            observed_at=new.observed_at, before_text=ch.before_text, after_text=ch.after_text,
+            renumbered_from=dict(ch.renumbered_from) if ch.renumbered_from else None,
+            status="official", parser_version=parser_version))
+        session.flush()
+        for tag in taxonomy.categories_in(ch.after_text or ch.before_text or "") if taxonomy else ():
+            session.add(ChangeCategory(change_id=cid, category=tag))
+        quote = (f"{record.get('law_title') or instrument.title or law_id} — {amend or '?'}; "
+                 f"施行 {record.get('amendment_enforcement_date') or '不明'}"
+                 + (f", 公布 {record['amendment_promulgate_date']}" if record.get("amendment_promulgate_date") else ""))
+        session.add(Evidence(change_id=cid, document_version_id=new.version_id, url=new.url,
+                             kind="egov_law", title=f"e-Gov revision {new.law_revision_id}",
+                             quote=quote, field="effective_on"))

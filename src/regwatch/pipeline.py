@@ -1,0 +1,178 @@
+"""One pipeline run: for each source, scrape → store → derive; then cross-source linking.
+
+Errors are isolated twice, as in zavod and urlwatch: per URL inside the scraper (the
+FetchContext records an issue and carries on) and per source here (its own run record;
+a failure marks that run `failed` and the other sources go on). Derivation catches up
+with every stored version not yet derived, so a crash between storing and deriving is
+repaired by the next run, and a run over unchanged sources adds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+
+from regwatch.app import App
+from regwatch.config import Config, SourceConfig
+from regwatch.db.session import require_schema, transaction
+from regwatch.db.tables import SourceRun
+from regwatch.errors import LockHeld, RegwatchError
+from regwatch.registry import build_scraper, discover
+from regwatch.store import ensure_source, store_document
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    source: str
+    status: str  # ok | partial | failed | skipped
+    documents_seen: int = 0
+    documents_changed: int = 0
+    errors: int = 0
+    error: str | None = None
+    run_id: int | None = None
+
+    def summary(self) -> str:
+        text = (f"{self.source}: {self.status} — {self.documents_seen} documents seen, "
+                f"{self.documents_changed} new versions, {self.errors} errors")
+        return f"{text}: {self.error}" if self.error else text
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def holder_id() -> str:
+    return f"{socket.gethostname()}:{__import__('os').getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def select_sources(config: Config, names: list[str]) -> list[SourceConfig]:
+    if not names:
+        return [s for s in config.sources if s.enabled]
+    return [config.source(n) for n in names]
+
+
+def run_sources(app: App, names: list[str], *, progress: bool | None = None,
+                now: datetime | None = None) -> list[RunResult]:
+    """Run the named sources (default: all enabled), then derive and link."""
+    from regwatch.derive import catch_up
+    from regwatch.fetch.http import Fetcher
+    from regwatch.fetch.snapshots import SnapshotStore
+
+    engine = app.engine
+    require_schema(engine)
+    config = app.config
+    sources = select_sources(config, names)
+    kinds = discover()
+    for src in sources:  # fail fast on configuration, before any fetching
+        build_scraper(src, kinds)
+    store = SnapshotStore(config.data_path / "snapshots")
+    fetcher = Fetcher(config.fetch, engine, store)
+    try:
+        workers = max(1, min(len(sources), config.fetch.max_connections))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="source") as pool:
+            results = list(pool.map(
+                lambda s: run_source(engine, config, s, fetcher=fetcher, store=store,
+                                     kinds=kinds, now=now, progress=progress), sources))
+    finally:
+        fetcher.close()
+    catch_up(engine, config, store)
+    return results
+
+
+def run_source(engine: Engine, config: Config, source: SourceConfig, *, fetcher, store,
+               kinds=None, now: datetime | None = None, progress: bool | None = None) -> RunResult:
+    """One source's run, under a lease so two runs of one source never overlap."""
+    from regwatch import locks
+
+    holder = holder_id()
+    try:
+        with locks.lease(engine, f"source:{source.name}", holder, ttl_s=max(60, config.scheduler.lock_ttl_s),
+                         wait=False):
+            return _run_source_locked(engine, config, source, fetcher=fetcher, store=store,
+                                      kinds=kinds, now=now, progress=progress)
+    except LockHeld as exc:
+        log.warning("%s: skipped, another run of this source is in progress (%s)", source.name, exc)
+        return RunResult(source.name, "skipped", error=f"another run is in progress ({exc})")
+
+
+def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, fetcher, store,
+                       kinds, now: datetime | None, progress: bool | None) -> RunResult:
+    from regwatch.fetch.context import FetchContext, save_validators
+
+    started = now or now_utc()
+    with transaction(engine) as session:
+        source_id = ensure_source(session, source.name, source.scraper, started)
+        run = SourceRun(source_id=source_id, started_at=started, status="running")
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    seen = changed = 0
+    fatal: str | None = None
+    ctx = None
+    try:
+        scraper = build_scraper(source, kinds)
+        ctx = FetchContext(fetcher, source, scraper.options, run_id=run_id, now=started,
+                           engine=engine, source_id=source_id, progress=progress)
+        for doc in scraper.scrape(ctx):
+            seen += 1
+            with transaction(engine) as session:
+                stored_size = store.stored_size(doc.snapshot.sha256) if doc.snapshot else None
+                version = store_document(session, source_id, doc, stored_size=stored_size)
+                http = doc.metadata.get("http") or {}
+                if doc.snapshot is not None and not doc.metadata.get("gone"):
+                    save_validators(session, http.get("url") or doc.url, http.get("etag"),
+                                    http.get("last_modified"), doc.snapshot.sha256, doc.fetched_at)
+            if version is not None:
+                changed += 1
+                log.info("%s: %s %s (%s)", source.name, version.change_type, doc.url, doc.kind)
+    except (RegwatchError, OSError) as exc:
+        fatal = str(exc)
+        log.error("%s: run failed: %s", source.name, exc)
+    except Exception as exc:  # a bug in one scraper must not stop the other sources
+        fatal = f"{type(exc).__name__}: {exc}"
+        log.exception("%s: run failed with an unexpected error", source.name)
+    issues = list(ctx.issues) if ctx is not None else []
+    errors = len([i for i in issues if i.level == "error"]) + (1 if fatal else 0)
+    if fatal:
+        status = "failed"
+    elif errors:
+        status = "partial" if seen else "failed"
+    else:
+        status = "ok"
+    first_error = fatal or next((f"{i.url}: {i.message}" if i.url else i.message
+                                 for i in issues if i.level == "error"), None)
+    if errors > 1 and first_error:
+        first_error = f"{first_error} (+{errors - 1} more)"
+    with transaction(engine) as session:
+        run = session.get(SourceRun, run_id)
+        run.finished_at = now_utc() if now is None else max(now, started)
+        run.status = status
+        run.documents_seen = seen
+        run.documents_changed = changed
+        run.errors = errors
+        run.error = first_error
+        run.issues = [{"url": i.url, "message": i.message, "level": i.level} for i in issues][:200] or None
+    result = RunResult(source.name, status, seen, changed, errors, first_error, run_id)
+    (log.warning if status != "ok" else log.info)("%s", result.summary())
+    return result
+
+
+def abandon_stale_runs(engine: Engine, older_than: datetime) -> int:
+    """Mark runs left `running` by a crashed process as abandoned (for health views)."""
+    with transaction(engine) as session:
+        runs = session.scalars(select(SourceRun).where(SourceRun.status == "running",
+                                                       SourceRun.started_at < older_than)).all()
+        for run in runs:
+            run.status = "abandoned"
+            run.finished_at = older_than
+            run.error = run.error or "abandoned: the process running it stopped"
+        return len(runs)
+
