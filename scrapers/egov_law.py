@@ -59,7 +59,7 @@ class EgovLaw(Scraper):
             with ctx.item(data_url):
                 result = ctx.fetch(data_url, conditional=False)
                 xml = full_text_xml(result.content or b"", source=data_url)
-                snapshot = ctx.store_bytes(xml, "application/xml")
+                snapshot = ctx.fetcher.store.put(xml, "application/xml")  # the canonical artefact
                 yield Document(source=self.source.name, key=rev_id, url=data_url,
                                kind="egov_law_revision", fetched_at=ctx.now, snapshot=snapshot,
                                title=record.get("law_title"), metadata=meta)

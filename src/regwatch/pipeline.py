@@ -82,7 +82,7 @@ def run_sources(app: App, names: list[str], *, progress: bool | None = None,
                 lambda s: run_source(engine, config, s, fetcher=fetcher, store=store,
                                      kinds=kinds, now=now, progress=progress), sources))
     finally:
-        fetcher.close()
+        fetcher.close()  # flushes the fetch log
     catch_up(engine, config, store)
     return results
 
@@ -120,7 +120,7 @@ def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, 
     try:
         scraper = build_scraper(source, kinds)
         ctx = FetchContext(fetcher, source, scraper.options, run_id=run_id, now=started,
-                           engine=engine, source_id=source_id, progress=progress)
+                           engine=engine, progress=progress)
         for doc in scraper.scrape(ctx):
             seen += 1
             with transaction(engine) as session:

@@ -39,6 +39,11 @@ def content_hash(doc: Document) -> str | None:
     return doc.snapshot.sha256 if doc.snapshot else None
 
 
+def keeps_text(doc: Document) -> bool:
+    """Decoded text is kept for pages and articles; law XML is read from its snapshot."""
+    return not doc.kind.startswith("egov_law")
+
+
 def ensure_source(session: Session, name: str, scraper: str, now: datetime) -> int:
     row = session.scalar(select(SourceRow).where(SourceRow.name == name))
     if row is None:
@@ -117,8 +122,9 @@ def _add_version(session: Session, row: DocumentRow, previous: DocumentVersion |
     version = DocumentVersion(
         document_id=row.id, version=(previous.version + 1) if previous else 1,
         snapshot_sha256=snapshot.sha256 if snapshot else None, content_sha256=content_sha256,
-        observed_at=doc.fetched_at, title=doc.title, text=text, encoding=doc.encoding,
-        doc_metadata={k: v for k, v in doc.metadata.items() if k != "http"} or None,
+        observed_at=doc.fetched_at, title=doc.title, text=text if keeps_text(doc) else None,
+        encoding=doc.encoding,
+        doc_metadata=dict(doc.metadata) or None,
         change_type=change_type)
     session.add(version)
     session.flush()

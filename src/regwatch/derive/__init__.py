@@ -28,14 +28,20 @@ class Problem:
     message: str
 
 
-def catch_up(engine: Engine, config: Config, store) -> list[Problem]:
+def catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool = False,
+             sources: list[str] | None = None) -> list[Problem]:
+    """Derive what is not yet derived. `rebuild_all_laws` re-derives every law history
+    (of `sources` only, when given) — for `regwatch reprocess`."""
     from regwatch.derive import announcements, events, law_history, press
     from regwatch.normalise.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(config.taxonomy_path())
     problems: list[Problem] = []
     with transaction(engine) as session:
-        stale = law_history.stale_laws(session)
+        if rebuild_all_laws:
+            stale = law_history.laws_of_sources(session, sources)
+        else:
+            stale = law_history.stale_laws(session)
     for law_id in stale:
         with transaction(engine) as session:
             revisions = law_history.stored_revisions(session).get(law_id, [])

@@ -96,6 +96,18 @@ def stale_laws(session: Session) -> list[str]:
                   if any(r.version_id not in derived for r in revs))
 
 
+def laws_of_sources(session: Session, sources: list[str] | None) -> list[str]:
+    """Every law with stored revisions (from the named sources only, when given)."""
+    from regwatch.db.tables import SourceRow
+
+    q = (select(DocumentVersion.doc_metadata).join(DocumentRow)
+         .join(SourceRow, SourceRow.id == DocumentRow.source_id)
+         .where(DocumentRow.kind == REVISION_KIND))
+    if sources:
+        q = q.where(SourceRow.name.in_(sources))
+    return sorted({(m or {}).get("law_id") for m in session.scalars(q)} - {None})
+
+
 def change_id(law_id: str, law_revision_id: str, path: str, change_type: str) -> str:
     return hashlib.sha256(f"{law_id}|{law_revision_id}|{path}|{change_type}".encode()).hexdigest()[:32]
 
