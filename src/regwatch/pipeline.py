@@ -10,8 +10,6 @@ repaired by the next run, and a run over unchanged sources adds nothing.
 from __future__ import annotations
 
 import logging
-import socket
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,10 +47,6 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def holder_id() -> str:
-    return f"{socket.gethostname()}:{__import__('os').getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 def select_sources(config: Config, names: list[str]) -> list[SourceConfig]:
     if not names:
         return [s for s in config.sources if s.enabled]
@@ -60,8 +54,11 @@ def select_sources(config: Config, names: list[str]) -> list[SourceConfig]:
 
 
 def run_sources(app: App, names: list[str], *, progress: bool | None = None,
-                now: datetime | None = None) -> list[RunResult]:
-    """Run the named sources (default: all enabled), then derive and link."""
+                now: datetime | None = None, kinds: dict | None = None) -> list[RunResult]:
+    """Run the named sources (default: all enabled), then derive and link.
+
+    `now` replays a run at another moment (the demo); `kinds` replaces the discovered
+    scraper registry (tests)."""
     from regwatch.derive import catch_up
     from regwatch.fetch.http import Fetcher
     from regwatch.fetch.snapshots import SnapshotStore
@@ -70,7 +67,7 @@ def run_sources(app: App, names: list[str], *, progress: bool | None = None,
     require_schema(engine)
     config = app.config
     sources = select_sources(config, names)
-    kinds = discover()
+    kinds = discover() if kinds is None else kinds
     for src in sources:  # fail fast on configuration, before any fetching
         build_scraper(src, kinds)
     store = SnapshotStore(config.data_path / "snapshots")
@@ -92,7 +89,7 @@ def run_source(engine: Engine, config: Config, source: SourceConfig, *, fetcher,
     """One source's run, under a lease so two runs of one source never overlap."""
     from regwatch import locks
 
-    holder = holder_id()
+    holder = locks.make_holder()
     try:
         with locks.lease(engine, f"source:{source.name}", holder, ttl_s=max(60, config.scheduler.lock_ttl_s),
                          wait=False):

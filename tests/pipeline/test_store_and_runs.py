@@ -1,0 +1,130 @@
+"""Per-source runs: documents stored once per content, failures isolated and recorded."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from regwatch.config import Config, FetchConfig, SourceConfig
+from regwatch.db.tables import DocumentRow, DocumentVersion, SnapshotRow, SourceRun
+from regwatch.fetch.http import Fetcher
+from regwatch.fetch.snapshots import SnapshotStore
+from regwatch.models import Document
+from regwatch.pipeline import run_source
+from regwatch.scraper import Scraper
+
+T0 = datetime(2024, 4, 26, 1, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FakeOptions:
+    pages: dict = field(default_factory=dict)  # key -> text, or None for gone
+    fail: str = ""
+
+
+class FakeScraper(Scraper):
+    """Yields pages from its options without any network: the pipeline is what is tested."""
+
+    kind = "fake"
+    Options = FakeOptions
+
+    def scrape(self, ctx):
+        if self.options.fail:
+            raise RuntimeError(self.options.fail)
+        for key, body in self.options.pages.items():
+            with ctx.item(key):
+                if body == "ERROR":
+                    raise ValueError("broken page")
+                if body is None:
+                    yield Document(self.source.name, key, key, "page", ctx.now, None,
+                                   metadata={"gone": True})
+                    continue
+                snap = ctx.fetcher.store.put(body.encode(), "text/html")
+                yield Document(self.source.name, key, key, "page", ctx.now, snap, text=body,
+                               title=f"title {key}")
+
+
+def _source(name: str, **options) -> SourceConfig:
+    return SourceConfig(name=name, scraper="fake", url="http://127.0.0.1/", options=options)
+
+
+@pytest.fixture
+def parts(engine, tmp_path):
+    store = SnapshotStore(tmp_path / "snapshots")
+    fetcher = Fetcher(FetchConfig(), engine, store)
+    yield engine, store, fetcher
+    fetcher.close()
+
+
+def _run(parts, source, now):
+    engine, store, fetcher = parts
+    return run_source(engine, Config(), source, fetcher=fetcher, store=store,
+                      kinds={"fake": FakeScraper}, now=now)
+
+
+def _versions(engine) -> list[tuple[str, int, str]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(DocumentRow.key, DocumentVersion.version, DocumentVersion.change_type)
+            .join(DocumentVersion, DocumentVersion.document_id == DocumentRow.id)
+            .order_by(DocumentRow.key, DocumentVersion.version))]
+
+
+def test_versions_only_when_content_changes(parts) -> None:
+    engine = parts[0]
+    r1 = _run(parts, _source("s", pages={"a": "one", "b": "two"}), T0)
+    assert (r1.status, r1.documents_seen, r1.documents_changed) == ("ok", 2, 2)
+    r2 = _run(parts, _source("s", pages={"a": "one", "b": "two"}), T0 + timedelta(days=1))
+    assert (r2.documents_seen, r2.documents_changed) == (2, 0)
+    r3 = _run(parts, _source("s", pages={"a": "one!", "b": "two"}), T0 + timedelta(days=2))
+    assert r3.documents_changed == 1
+    assert _versions(engine) == [("a", 1, "added"), ("a", 2, "changed"), ("b", 1, "added")]
+    with engine.connect() as conn:
+        # the same bytes are indexed once however often they were fetched
+        assert conn.execute(select(func.count()).select_from(SnapshotRow)).scalar_one() == 3
+        doc = conn.execute(select(DocumentRow).where(DocumentRow.key == "b")).one()
+        assert doc.last_seen_at == T0 + timedelta(days=2)
+
+
+def test_gone_page_is_removed_once_and_can_come_back(parts) -> None:
+    engine = parts[0]
+    _run(parts, _source("s", pages={"a": "one"}), T0)
+    _run(parts, _source("s", pages={"a": None}), T0 + timedelta(days=1))
+    _run(parts, _source("s", pages={"a": None}), T0 + timedelta(days=2))
+    _run(parts, _source("s", pages={"a": "one"}), T0 + timedelta(days=3))
+    assert _versions(engine) == [("a", 1, "added"), ("a", 2, "removed"), ("a", 3, "added")]
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT change_type FROM v_document_changes ORDER BY version")).all()
+    assert [r[0] for r in rows] == ["added", "removed", "added"]
+
+
+def test_failures_are_recorded_and_isolated(parts) -> None:
+    engine = parts[0]
+    partial = _run(parts, _source("p", pages={"a": "x", "b": "ERROR", "c": "z"}), T0)
+    assert partial.status == "partial" and partial.documents_seen == 2 and partial.errors == 1
+    assert partial.error.startswith("b: ") and "broken page" in partial.error
+    failed = _run(parts, _source("f", fail="index page moved"), T0)
+    assert failed.status == "failed" and "index page moved" in failed.error
+    again = _run(parts, _source("f", fail="index page moved"), T0 + timedelta(hours=1))
+    assert again.status == "failed"
+    with engine.connect() as conn:
+        health = {r.source: r for r in conn.execute(text("SELECT * FROM v_source_health"))}
+        runs = conn.execute(select(func.count()).select_from(SourceRun)).scalar_one()
+    assert runs == 3
+    assert health["f"].consecutive_failures == 2 and health["f"].last_success_at is None
+    assert "index page moved" in health["f"].last_error
+    assert health["p"].consecutive_failures == 0 and health["p"].last_success_at is not None
+    # the partial run's good pages were stored
+    assert [k for k, *_ in _versions(engine)] == ["a", "c"]
+
+
+def test_content_hash_of_pages_is_the_watched_text(parts) -> None:
+    engine = parts[0]
+    _run(parts, _source("s", pages={"a": "same"}), T0)
+    with engine.connect() as conn:
+        digest = conn.execute(select(DocumentVersion.content_sha256)).scalar_one()
+    assert digest == hashlib.sha256(b"same").hexdigest()
