@@ -95,15 +95,16 @@ class Article:
 
 # ------------------------------------------------------------------ feeds
 
-def parse_feed(data: bytes, *, url: str) -> ParsedFeed:
+def parse_feed(data: bytes, *, url: str, content_type: str = "application/xml") -> ParsedFeed:
     """Entries of an RSS 0.9x/1.0/2.0 or Atom feed. Raises ParseError naming the feed when it
-    is no feed at all or so broken that nothing could be salvaged."""
-    parsed = feedparser.parse(data, response_headers={"content-location": url})
+    is no feed at all or so broken that nothing could be salvaged. `url` resolves relative
+    links; `content_type` is the server's (feedparser flags a non-XML type)."""
+    parsed = feedparser.parse(data, response_headers={"content-location": url, "content-type": content_type})
     problem = None
     if parsed.bozo:
         problem = f"not well-formed: {parsed.get('bozo_exception')}"
     if not parsed.version and not parsed.entries:
-        raise ParseError(url, problem or "not an RSS or Atom feed (no feed elements found)")
+        raise ParseError(url, "not an RSS or Atom feed" + (f" ({problem})" if problem else ""))
     if problem and not parsed.entries:
         raise ParseError(url, problem)
     feed_lang = _lang(parsed.feed.get("language"))
@@ -207,11 +208,12 @@ def article_from_entry(*, url: str, title: str, summary: str, published_on: date
 
 def article_from_document(*, url: str, content: bytes | str | None, metadata: dict[str, Any],
                           taxonomy: Taxonomy) -> Article:
-    """A stored `press_article` Document (snapshot bytes or text + its metadata) → Article.
-    Headline-only documents and documents without content use the feed entry fields."""
+    """A stored `press_article` Document (its snapshot bytes + metadata) → Article.
+    Only a fetched page (`metadata["fetched_page"]`) is read as HTML; headline-only entries
+    and entries whose page was not fetched are read from the feed fields in the metadata."""
     feed_published = _iso_date(metadata.get("feed_published"))
     common = {"outlet": metadata.get("outlet") or None, "language": metadata.get("language") or None}
-    if metadata.get("headline_only") or not content:
+    if not metadata.get("fetched_page") or not content:
         return article_from_entry(url=url, title=metadata.get("feed_title") or "",
                                   summary=metadata.get("summary") or "", published_on=feed_published,
                                   taxonomy=taxonomy, headline_only=bool(metadata.get("headline_only")),
