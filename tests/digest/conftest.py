@@ -109,8 +109,9 @@ def smtp_server(tls_files, monkeypatch) -> Iterator[Callable[..., SmtpServer]]:
         elif security == "tls":
             kwargs.update(ssl_context=server_ctx)
         if auth:
+            # aiosmtpd counts only STARTTLS as TLS; implicit TLS is encrypted from the start.
             kwargs.update(authenticator=_authenticator, auth_required=True,
-                          auth_require_tls=security != "none")
+                          auth_require_tls=security == "starttls")
         else:
             kwargs.update(auth_require_tls=False)
         controller = _Controller(handler, **kwargs)

@@ -67,8 +67,9 @@ def add_failing_source(engine: Engine, name: str, failures: int, *, error: str) 
         src = SourceRow(name=name, scraper="meti_press", created_at=at("2024-01-01T00:00"))
         s.add(src)
         s.flush()
-        s.add(SourceRun(source_id=src.id, started_at=at("2024-08-01T00:00"),
-                        finished_at=at("2024-08-01T00:01"), status="ok", documents_seen=5))
+        for day in ("2024-07-30", "2024-07-31", "2024-08-01"):
+            s.add(SourceRun(source_id=src.id, started_at=at(f"{day}T00:00"),
+                            finished_at=at(f"{day}T00:01"), status="ok", documents_seen=5))
         for i in range(failures):
             s.add(SourceRun(source_id=src.id, started_at=at(f"2024-08-0{i + 2}T00:00"),
                             finished_at=at(f"2024-08-0{i + 2}T00:01"), status="failed",

@@ -20,6 +20,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -254,10 +255,19 @@ def _announcement(a: EventNote, lang: str) -> dict:
 
 
 def _source(s: Source) -> dict:
-    url = s.url.strip()
-    safe = url.lower().startswith(("https://", "http://")) and not any(
-        unicodedata.category(ch) == "Cc" or ch.isspace() for ch in url)
-    return {"title": line_text(s.title) or url, "url": url if safe else None, "text": url}
+    shown = line_text(s.url)
+    return {"title": line_text(s.title) or shown, "url": safe_url(s.url), "text": shown}
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL fit for an href, or None: other schemes (javascript:, data:) and
+    URLs with control characters or spaces are shown as text only."""
+    url = (url or "").strip()
+    if not url.lower().startswith(("https://", "http://")) or any(
+            unicodedata.category(ch) == "Cc" or ch.isspace() for ch in url):
+        return None
+    # Characters that may not appear in a URL are percent-encoded (", <, >, `, {, } ...).
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~")
 
 
 def _excerpt(value: str | None) -> str | None:
