@@ -344,3 +344,53 @@ def build_history(engine: Engine) -> History:
                categories=["quantum-computer"],
                evidence=[("egovfx", EGOV_FX, "egov_law", "別表の八の項", "effective_on")])
     return History(version_ids=versions)
+
+
+SCRIPT = "<script>document.title='PWNED';document.body.appendChild(document.createElement('pwned-script'))</script>"
+IMG = "<img src=x onerror=\"document.body.setAttribute('data-pwned','onerror')\">"
+JS_URL = "javascript:document.title='PWNED-LINK'"
+MD_LINK = "[click me](javascript:alert(1)) ![tracker](http://evil.example/pixel.png)"
+FORMULA = "=HYPERLINK(\"http://evil.example\",\"x\")"
+HOSTILE = "hostile-1"
+
+
+def add_hostile(engine: Engine) -> None:
+    """A change, a page version and a press event whose scraped text carries payloads."""
+    with transaction(engine) as s:
+        src = s.query(SourceRow).filter_by(name="meti-anpo").one()
+        doc = DocumentRow(source_id=src.id, key="hostile", url=f"https://www.meti.go.jp/{SCRIPT}",
+                          kind="page", title=f"Page {SCRIPT}", first_seen_at=at("2024-06-01T00:00"),
+                          last_seen_at=at("2024-06-02T00:00"), removed_at=None)
+        s.add(doc)
+        s.flush()
+        for n, (moment, kind, text) in enumerate(
+                [("2024-06-01T00:00", "added", "safe text"),
+                 ("2024-06-02T00:00", "changed", f"safe {IMG} text {SCRIPT}")], start=1):
+            s.add(DocumentVersion(document_id=doc.id, version=n, content_sha256=_sha(text),
+                                  observed_at=at(moment), title=None, text=text,
+                                  change_type=kind, doc_metadata={}))
+        ev = Event(key="hostile-event", jurisdiction="JP", status="reported_unofficial",
+                   title=f"Rumour {SCRIPT}", law_ids=[ORDINANCE], categories=["hbm"],
+                   regime="unknown", first_observed_at=at("2024-06-01T00:00"),
+                   details={"discrepancies": [{"field": "effective_on", "official_value": IMG,
+                                               "official_url": JS_URL, "press_value": SCRIPT,
+                                               "press_url": "https://news.example.com/x"}]},
+                   parser_version="test")
+        s.add(ev)
+        s.flush()
+        s.add(Evidence(event_id=ev.id, url=JS_URL, kind="press", title=f"Outlet {IMG}",
+                       quote=MD_LINK))
+        s.add(ControlChange(
+            id=HOSTILE, jurisdiction="JP", law_id=ORDINANCE, instrument_title=f"省令 {SCRIPT}",
+            path="Article_6/Item_99", citation_ja=f"第六条{SCRIPT}", citation_en=f"Art. {IMG}",
+            list_entry=MD_LINK, change_type="amended", regime="unknown", outside_wassenaar=None,
+            announced_on=None, promulgated_on=None, effective_on=None,
+            observed_at=at("2024-06-01T00:00"), before_text=f"{FORMULA} 旧 {IMG}",
+            after_text=f"{FORMULA} 新 {SCRIPT} {MD_LINK}", status="official",
+            parser_version="test"))
+        s.flush()
+        s.add(ChangeCategory(change_id=HOSTILE, category=f"cat{IMG}"))
+        s.add(Evidence(change_id=HOSTILE, url=JS_URL, kind="meti_press", title=f"T {SCRIPT}",
+                       quote=f"Q {IMG} {MD_LINK}"))
+        s.add(Evidence(change_id=HOSTILE, url="https://www.meti.go.jp/ok?a=1&b=<2>",
+                       kind="press", title=None, quote=None))

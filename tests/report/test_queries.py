@@ -10,15 +10,9 @@ import pytest
 from regwatch.db.queries import select_changes, select_document_changes, select_press_items
 
 from . import history as h
-from .history import at, build_history
+from .history import at
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-@pytest.fixture
-def hist_engine(engine):
-    build_history(engine)
-    return engine
 
 
 def ids(engine, **kw) -> set[str]:

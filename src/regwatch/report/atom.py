@@ -1,0 +1,88 @@
+"""The Atom feed of a report: one entry per event (a change without an event is its own entry).
+
+Rendered from ``reports/report.atom.j2`` with XML autoescaping; characters XML 1.0 cannot
+carry (control characters in scraped text) are dropped first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from regwatch.models import ChangeRecord
+from regwatch.report.base import (
+    EventGroup,
+    ReportData,
+    Reporter,
+    headline,
+    http_url,
+    is_press,
+    utc_iso,
+)
+from regwatch.report.html import environment
+
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: object) -> str:
+    return "" if value is None else _NOT_XML.sub("", str(value))
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    title: str
+    headline: str
+    updated: datetime
+    published: datetime
+    link: str | None
+    changes: tuple[ChangeRecord, ...]
+
+
+def entries(data: ReportData) -> list[Entry]:
+    out = []
+    for g in data.groups():
+        singles = [g] if g.key else [EventGroup(None, None, (c,)) for c in g.changes]
+        for group in singles:
+            first = group.changes[0]
+            key = group.key or f"change:{first.id}"
+            title = group.title or (f"{first.provision.get('citation_en') or first.provision.get('path')}"
+                                    f" ({first.instrument.get('law_id')})")
+            link = _link(group)
+            out.append(Entry(
+                id="urn:regwatch:event:" + quote(key, safe=""),
+                title=title, headline=_headline_text(group, data),
+                updated=max(c.observed_at for c in group.changes),
+                published=min(c.observed_at for c in group.changes),
+                link=link, changes=group.changes))
+    return out
+
+
+def _link(group: EventGroup) -> str | None:
+    """The entry's link: the official announcement if any, else another official source."""
+    official = [s for c in group.changes for s in c.sources
+                if http_url(s.url) and not is_press(s.kind)]
+    official.sort(key=lambda s: s.kind != "meti_press")  # stable: keeps source order
+    return http_url(official[0].url) if official else None
+
+
+def _headline_text(group: EventGroup, data: ReportData) -> str:
+    h = headline(group, data)
+    return h.text + (" (not yet in force)" if h.not_yet_in_force else "")
+
+
+class AtomReporter(Reporter):
+    format = "atom"
+    media_type = "application/atom+xml"
+    extension = "atom"
+
+    def render(self, data: ReportData) -> str:
+        w = data.window
+        feed_id = "urn:regwatch:report:" + quote(
+            f"{w.since}:{w.until}:{w.by or 'any'}:"
+            f"{utc_iso(data.as_known_at) if data.as_known_at else 'now'}", safe=":")
+        template = environment().get_template("report.atom.j2")
+        return template.render(data=data, feed_id=feed_id, entries=entries(data),
+                               xml_text=xml_text)

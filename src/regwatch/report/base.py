@@ -1,0 +1,285 @@
+"""What every report format shares: the data of a report, its summary, the format registry.
+
+A Reporter renders a ReportData to text and does no I/O; writing files and sending mail
+happen elsewhere. Formats register by subclassing Reporter with a `format` name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from regwatch.db.queries import PressItem
+from regwatch.models import ChangeRecord, DocumentChange
+
+log = logging.getLogger(__name__)
+
+BUILTIN_MODULES = ("regwatch.report.html", "regwatch.report.json_report",
+                   "regwatch.report.csv_report", "regwatch.report.md", "regwatch.report.atom")
+
+
+@dataclass(frozen=True)
+class Window:
+    since: date | None
+    until: date | None
+    by: str | None = None  # announced | effective | observed | None (any)
+
+    def describe(self) -> str:
+        dates = {"announced": "announced", "effective": "taking effect",
+                 "observed": "observed"}.get(self.by or "", "announced, taking effect or observed")
+        since = self.since.isoformat() if self.since else "the beginning"
+        until = self.until.isoformat() if self.until else "now"
+        return f"changes {dates} from {since} to {until} (inclusive)"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The one-line story of an event: "4 categories added outside the Wassenaar Arrangement"."""
+
+    event_key: str | None
+    event_title: str | None
+    text: str
+    change_count: int
+    announced_on: date | None
+    effective_on: date | None
+    not_yet_in_force: bool
+    outside_wassenaar: bool | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    by_instrument: tuple[tuple[str, str | None, int], ...]  # (law_id, title, count)
+    by_category: tuple[tuple[str, int], ...]
+    by_change_type: tuple[tuple[str, int], ...]
+    headlines: tuple[Headline, ...]
+    not_yet_in_force: int
+    press_items: int
+    discrepancies: int
+    page_changes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "by_instrument": [{"law_id": k, "title": t, "count": n}
+                              for k, t, n in self.by_instrument],
+            "by_category": [{"category": k, "count": n} for k, n in self.by_category],
+            "by_change_type": [{"change_type": k, "count": n} for k, n in self.by_change_type],
+            "headlines": [{"event_key": h.event_key, "event_title": h.event_title,
+                           "text": h.text, "change_count": h.change_count,
+                           "announced_on": _iso(h.announced_on),
+                           "effective_on": _iso(h.effective_on),
+                           "not_yet_in_force": h.not_yet_in_force,
+                           "outside_wassenaar": h.outside_wassenaar}
+                          for h in self.headlines],
+            "not_yet_in_force": self.not_yet_in_force,
+            "press_items": self.press_items,
+            "discrepancies": self.discrepancies,
+            "page_changes": self.page_changes,
+        }
+
+
+@dataclass(frozen=True)
+class EventGroup:
+    """The changes of one event (or of no event), in report order."""
+
+    key: str | None
+    title: str | None
+    changes: tuple[ChangeRecord, ...]
+
+    @property
+    def anchor(self) -> str:
+        return "event-" + anchor_slug(self.key or "none")
+
+
+@dataclass(frozen=True)
+class ReportData:
+    window: Window
+    generated_at: datetime
+    changes: tuple[ChangeRecord, ...] = ()
+    documents: tuple[DocumentChange, ...] = ()
+    press_items: tuple[PressItem, ...] = ()
+    as_known_at: datetime | None = None
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    timezone: str = "UTC"
+
+    @property
+    def reference_date(self) -> date:
+        """The day "now" means for "not yet in force": as-known-at if given, else generation."""
+        moment = self.as_known_at or self.generated_at
+        return moment.astimezone(ZoneInfo(self.timezone)).date()
+
+    def not_yet_in_force(self, change: ChangeRecord) -> bool:
+        return change.effective_on is not None and change.effective_on > self.reference_date
+
+    def groups(self) -> list[EventGroup]:
+        """Changes grouped by event, keeping the query's order (events, then document order)."""
+        groups: dict[str | None, list[ChangeRecord]] = {}
+        titles: dict[str | None, str | None] = {}
+        for c in self.changes:
+            key = c.event["key"] if c.event else None
+            groups.setdefault(key, []).append(c)
+            titles[key] = c.event.get("title") if c.event else None
+        return [EventGroup(k, titles[k], tuple(v)) for k, v in groups.items()]
+
+    def summary(self) -> Summary:
+        return summarise(self)
+
+
+def summarise(data: ReportData) -> Summary:
+    changes = data.changes
+    instruments: dict[str, tuple[str | None, int]] = {}
+    for c in changes:
+        law_id = c.instrument.get("law_id") or "unknown"
+        title, n = instruments.get(law_id, (c.instrument.get("title"), 0))
+        instruments[law_id] = (title, n + 1)
+    cats = Counter(cat for c in changes for cat in c.categories)
+    types = Counter(c.change_type for c in changes)
+    return Summary(
+        total=len(changes),
+        by_instrument=tuple((k, t, n) for k, (t, n) in
+                            sorted(instruments.items(), key=lambda kv: (-kv[1][1], kv[0]))),
+        by_category=tuple(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))),
+        by_change_type=tuple(sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))),
+        headlines=tuple(headline(g, data) for g in data.groups()),
+        not_yet_in_force=sum(1 for c in changes if data.not_yet_in_force(c)),
+        press_items=sum(1 for p in data.press_items if p.status == "reported_unofficial"),
+        discrepancies=sum(len(p.discrepancies) for p in data.press_items),
+        page_changes=len(data.documents),
+    )
+
+
+def headline(group: EventGroup, data: ReportData) -> Headline:
+    """Say what an event did in one line, from its changes only (no guessing)."""
+    changes = group.changes
+    added_cats = sorted({cat for c in changes if c.change_type == "added" for cat in c.categories})
+    all_cats = sorted({cat for c in changes for cat in c.categories})
+    if added_cats:
+        subject, verb = _plural(len(added_cats), "category", "categories"), "added"
+        told = [c for c in changes if c.change_type == "added" and c.categories]
+    elif all_cats:
+        subject, verb = _plural(len(all_cats), "category", "categories"), "changed"
+        told = [c for c in changes if c.categories]
+    else:
+        types = {c.change_type for c in changes}
+        verb = types.pop() if len(types) == 1 else "changed"
+        subject = _plural(len(changes), "provision", "provisions")
+        told = list(changes)
+    # The regime phrase speaks of the changes the headline counts.
+    outside = {c.outside_wassenaar for c in told}
+    regimes = {c.regime for c in told}
+    if outside == {True}:
+        where = " outside the Wassenaar Arrangement"
+    elif regimes == {"wassenaar"}:
+        where = " under the Wassenaar Arrangement"
+    else:
+        where = ""
+    effective = sorted({c.effective_on for c in changes if c.effective_on})
+    if not effective:
+        when = ", effective date not yet known"
+    elif len(effective) == 1:
+        when = f", effective {effective[0].isoformat()}"
+    else:
+        when = f", effective {effective[0].isoformat()} to {effective[-1].isoformat()}"
+    pending = any(data.not_yet_in_force(c) for c in changes)
+    announced = sorted({c.announced_on for c in changes if c.announced_on})
+    return Headline(
+        event_key=group.key, event_title=group.title,
+        text=f"{subject} {verb}{where}{when}",
+        change_count=len(changes), announced_on=announced[0] if announced else None,
+        effective_on=effective[0] if effective else None, not_yet_in_force=pending,
+        outside_wassenaar=outside.pop() if len(outside) == 1 else None)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def anchor_slug(text: str) -> str:
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in text)
+
+
+def change_anchor(change: ChangeRecord) -> str:
+    return "change-" + anchor_slug(change.id)
+
+
+def http_url(url: str | None) -> str | None:
+    """The URL if it is http(s) with a host, else None: other schemes never become links."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return url.strip()
+    return None
+
+
+def is_press(kind: str | None) -> bool:
+    return (kind or "").startswith("press")
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- registry -----------------------------------------------------------------------------
+
+class Reporter:
+    """Renders a report to text. Subclasses declare `format`, `media_type` and `extension`."""
+
+    format: ClassVar[str]
+    media_type: ClassVar[str] = "text/plain"
+    extension: ClassVar[str] = "txt"
+    file_format: ClassVar[bool] = True  # offered by `report --format`
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if not isinstance(cls.__dict__.get("format"), str) or not cls.format:
+            raise TypeError(f"{cls.__name__} must declare a `format` name")
+
+    def render(self, data: ReportData) -> str:
+        raise NotImplementedError
+
+
+def reporters() -> dict[str, type[Reporter]]:
+    """A fresh mapping format → Reporter class over the built-in and any imported subclasses."""
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    found: dict[str, type[Reporter]] = {}
+    pending = list(Reporter.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if not isinstance(cls.__dict__.get("format"), str):
+            continue  # a class whose declaration was refused
+        other = found.get(cls.format)
+        if other is not None and other is not cls:
+            raise TypeError(f"two reporters claim format {cls.format!r}: "
+                            f"{other.__qualname__} and {cls.__qualname__}")
+        found[cls.format] = cls
+    return found
+
+
+def file_formats() -> list[str]:
+    return sorted(f for f, cls in reporters().items() if cls.file_format)
+
+
+def get_reporter(fmt: str) -> Reporter:
+    from regwatch.errors import UsageError
+
+    found = reporters()
+    if fmt not in found:
+        raise UsageError(f"unknown report format {fmt!r}; choose from {', '.join(sorted(found))}")
+    return found[fmt]()
