@@ -1,0 +1,208 @@
+"""FetchContext: a scraper's only door to the network, one per source per run.
+
+It binds the shared `Fetcher` to one source: that source's merged [fetch] settings, its
+allowed hosts (the `allowed_hosts` list, or else the hosts of its configured URLs), the run
+id for fetch_log rows, a logger bound to the source, and the run's list of issues.
+It reads the history database (documents, http_cache) but never writes documents:
+`save_validators` is for the pipeline, inside the transaction that stores the version.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from regwatch.config import SourceConfig
+from regwatch.db.tables import DocumentRow, DocumentVersion, HttpCache, SourceRow
+from regwatch.errors import FetchError, ParseError, RegwatchError
+from regwatch.fetch.http import Fetcher, FetchResult
+from regwatch.fetch.progress import Progress
+from regwatch.models import Document
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Something that went wrong with one URL in a run, kept for `status` and the digest."""
+
+    url: str | None
+    message: str
+    level: str = "error"  # error | warning
+
+    def to_json(self) -> dict[str, Any]:
+        return {"url": self.url, "message": self.message, "level": self.level}
+
+
+class FetchContext:
+    def __init__(self, fetcher: Fetcher, source: SourceConfig, options: Any = None, *,
+                 run_id: int | None = None, now: datetime, engine: Engine | None = None,
+                 progress: bool | None = None):
+        if now.tzinfo is None:
+            raise ValueError("FetchContext.now must be timezone-aware")
+        self.fetcher = fetcher
+        self.source = source
+        self.options = options
+        self.run_id = run_id
+        self.now = now
+        self.engine = engine if engine is not None else fetcher.engine
+        self.config = source.fetch_config(fetcher.config)
+        self.allowed_hosts = frozenset(h.lower() for h in source.allowed_hosts) or frozenset(
+            (urlsplit(u).hostname or "").lower() for u in source.all_urls())
+        self.issues: list[Issue] = []
+        self.log = logging.LoggerAdapter(logging.getLogger(f"regwatch.source.{source.name}"),
+                                         {"source": source.name, "run_id": run_id})
+        self._progress = progress
+        self._source_id: int | None = None
+        self._source_id_known = False
+
+    # ------------------------------------------------------------------ fetching
+
+    def fetch(self, url: str, *, conditional: bool = True, accept: str | None = None) -> FetchResult:
+        return self.fetcher.fetch(url, config=self.config, allowed_hosts=self.allowed_hosts,
+                                  conditional=conditional, accept=accept,
+                                  source_id=self.source_id, run_id=self.run_id)
+
+    def fetch_many(self, urls: Iterable[str], **kw: Any) -> Iterator[tuple[str, FetchResult | FetchError]]:
+        """Fetch concurrently within the limits; yield (url, result or FetchError) as they complete.
+
+        At most twice the worker count is in flight or waiting, so a long list never holds
+        all its bodies in memory. Only FetchError is yielded; other exceptions propagate.
+        """
+        urls = list(urls)
+        workers = max(1, min(self.config.max_connections, len(urls) or 1))
+        bar = Progress(len(urls), self.source.name, enabled=self._progress)
+        todo = iter(urls)
+        pending: dict[Future[FetchResult], str] = {}
+
+        def submit(pool: ThreadPoolExecutor) -> None:
+            for url in todo:
+                pending[pool.submit(self.fetch, url, **kw)] = url
+                if len(pending) >= 2 * workers:
+                    return
+
+        with bar, ThreadPoolExecutor(workers, thread_name_prefix=f"fetch-{self.source.name}") as pool:
+            submit(pool)
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    url = pending.pop(fut)
+                    try:
+                        item: FetchResult | FetchError = fut.result()
+                    except FetchError as exc:
+                        item = exc
+                    bar.advance(error=isinstance(item, FetchError))
+                    yield url, item
+                submit(pool)
+
+    def document(self, url: str, *, kind: str, key: str | None = None, title: str | None = None,
+                 metadata: dict | None = None, linked_from: str | None = None,
+                 result: FetchResult | None = None, conditional: bool = True) -> Document:
+        """Fetch `url` (unless `result` is given) and wrap it as a Document."""
+        res = result if result is not None else self.fetch(url, conditional=conditional)
+        meta = dict(metadata or {})
+        meta["http"] = {
+            "status": res.status, "final_url": res.final_url, "etag": res.etag,
+            "last_modified": res.last_modified, "media_type": res.media_type,
+            "encoding_source": res.encoding_source,
+        }
+        return Document(source=self.source.name, key=key or url, url=url, kind=kind,
+                        fetched_at=self.now, snapshot=res.snapshot, text=res.text,
+                        encoding=res.encoding, title=title, unchanged=res.unchanged,
+                        metadata=meta, linked_from=linked_from)
+
+    def json(self, url: str, *, conditional: bool = False) -> Any:
+        """Fetch and parse JSON; ParseError naming the URL when it is not JSON."""
+        res = self.fetch(url, conditional=conditional, accept="application/json")
+        if res.content is None:
+            raise ParseError(url, "no body (304 Not Modified)")
+        try:
+            return jsonlib.loads(res.text if res.text is not None else res.content)
+        except ValueError as exc:
+            raise ParseError(url, f"not valid JSON: {exc}") from None
+
+    # ------------------------------------------------------------------ what the database knows
+
+    @property
+    def source_id(self) -> int | None:
+        if not self._source_id_known and self.engine is not None:
+            with self.engine.connect() as conn:
+                self._source_id = conn.execute(
+                    select(SourceRow.id).where(SourceRow.name == self.source.name)).scalar()
+            self._source_id_known = self._source_id is not None
+        return self._source_id
+
+    def is_stored(self, key: str) -> bool:
+        """A document with this key exists for this source."""
+        if self.engine is None:
+            return False
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(DocumentRow.id).join(SourceRow, SourceRow.id == DocumentRow.source_id)
+                .where(SourceRow.name == self.source.name, DocumentRow.key == key)).first() is not None
+
+    def stored_keys(self, kind: str | None = None) -> list[str]:
+        """Keys of this source's documents that are not marked removed (for 'removed' detection)."""
+        if self.engine is None:
+            return []
+        q = (select(DocumentRow.key).join(SourceRow, SourceRow.id == DocumentRow.source_id)
+             .where(SourceRow.name == self.source.name, DocumentRow.removed_at.is_(None)))
+        if kind is not None:
+            q = q.where(DocumentRow.kind == kind)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q.order_by(DocumentRow.key)).scalars())
+
+    def stored_metadata(self, key: str) -> dict | None:
+        """Metadata of the latest stored version of the document with this key."""
+        if self.engine is None:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(DocumentVersion.doc_metadata)
+                .join(DocumentRow, DocumentRow.id == DocumentVersion.document_id)
+                .join(SourceRow, SourceRow.id == DocumentRow.source_id)
+                .where(SourceRow.name == self.source.name, DocumentRow.key == key)
+                .order_by(DocumentVersion.version.desc()).limit(1)).first()
+        return None if row is None else (row[0] or {})
+
+    # ------------------------------------------------------------------ isolation and issues
+
+    @contextmanager
+    def item(self, label: str) -> Iterator[None]:
+        """Run one URL's work: on error log it, record an Issue and carry on with the next."""
+        try:
+            yield
+        except FetchError as exc:
+            self.issue(f"fetch failed: {exc.reason} (attempts: {exc.attempts})", url=exc.url or label)
+        except RegwatchError as exc:
+            self.issue(str(exc), url=label)
+        except Exception as exc:  # a scraper bug must not stop the other URLs
+            self.log.exception("unexpected error at %s", label)
+            self.issue(f"unexpected error: {type(exc).__name__}: {exc}", url=label)
+
+    def issue(self, message: str, *, url: str | None = None, level: str = "error") -> None:
+        self.issues.append(Issue(url, message, level))
+        self.log.log(logging.ERROR if level == "error" else logging.WARNING, "%s%s",
+                     f"{url}: " if url else "", message)
+
+
+def save_validators(session: Session, url: str, etag: str | None, last_modified: str | None,
+                    sha256: str | None, now: datetime) -> None:
+    """Remember a URL's validators; call inside the transaction that stores its version."""
+    row = session.get(HttpCache, url)
+    if row is None:
+        session.add(HttpCache(url=url, etag=etag, last_modified=last_modified,
+                              content_sha256=sha256, checked_at=now))
+    else:
+        row.etag, row.last_modified, row.content_sha256, row.checked_at = etag, last_modified, sha256, now
+    session.flush()
