@@ -19,7 +19,7 @@ def collect(engine: Any, *, since: date, until: date | None, by: str | None,
             generated_at: datetime | None = None) -> ReportData:
     """Query everything a report shows. Naive moments are read in `tz`.
 
-    Without `until` the window ends today in `tz` (or on the day of `as_known_at`).
+    Without `until` the window ends today in `tz`.
     Watched pages have only an observation date, so they are listed when the window
     applies to observation (``by`` observed or any); category and instrument filters
     apply to control changes and press items, not to pages.
@@ -27,8 +27,8 @@ def collect(engine: Any, *, since: date, until: date | None, by: str | None,
     generated_at = generated_at or datetime.now(UTC)
     if as_known_at is not None and as_known_at.tzinfo is None:
         as_known_at = as_known_at.replace(tzinfo=tz)
-    if until is None:  # "today", or the day of the replayed moment
-        until = (as_known_at or generated_at).astimezone(tz).date()
+    if until is None:  # today; a replay still shows dates ahead of the replayed moment
+        until = generated_at.astimezone(tz).date()
     if since > until:
         raise UsageError(f"--since {since} is after --until {until}")
     window = dict(since=since, until=until, as_known_at=as_known_at, tz=tz)
