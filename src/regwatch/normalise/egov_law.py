@@ -44,6 +44,7 @@ from regwatch.normalise.text_ja import (
     iroha_romaji,
     kanji_to_int,
     nfkc,
+    roman_to_int,
     to_roman,
 )
 
@@ -271,7 +272,7 @@ def _block_text(el: etree._Element) -> _Text:
 @dataclass(frozen=True)
 class Label:
     nums: tuple[int, ...]
-    style: str  # kanji | kana | arabic | latin
+    style: str  # kanji | kana | arabic | roman | latin
     paren: bool
 
     @property
@@ -282,7 +283,7 @@ class Label:
     def en(self) -> str:
         first, rest = self.nums[0], self.nums[1:]
         head = {"kanji": to_roman, "kana": lambda n: iroha_romaji(IROHA[n - 1]),
-                "arabic": str, "latin": lambda n: chr(96 + n)}[self.style](first)
+                "arabic": str, "roman": to_roman, "latin": lambda n: chr(96 + n)}[self.style](first)
         return "-".join([head, *(str(n) for n in rest)])
 
 
@@ -305,8 +306,11 @@ def parse_label(title: str) -> Label | None:
             nums, style = [int(first)], "arabic"
         elif all(ch in _KANJI_NUM for ch in first):
             nums, style = [kanji_to_int(first)], "kanji"
-        elif len(first) == 1 and "a" <= first <= "z":
-            nums, style = [ord(first) - 96], "latin"
+        elif first.isascii() and first.isalpha() and set(first.lower()) <= set("ivxlcdm") \
+                and (len(first) > 1 or first.lower() in "ivx"):
+            nums, style = [roman_to_int(first)], "roman"  # （ｉ）（ｉｉ） in deep sub-items
+        elif len(first) == 1 and first.isascii() and first.isalpha():
+            nums, style = [ord(first.lower()) - 96], "latin"
         else:
             return None
         nums += [kanji_to_int(p) for p in parts[1:]]

@@ -9,8 +9,9 @@ Provisions are matched in phases, cheapest first, so 5,000+ provisions diff in m
 3. among what is left, the best of: the same path (amended) or a near-identical text under
    another path (similarity ≥ RENUMBER_SIMILARITY → renumbered with amendments);
 4. the rest: removed (old only) or added (new only).
-Text replaced by 削除 is reported as `removed` (before and after text kept); a 削除 slot that
-gets text again is `added`. A parent is reported only when its own text changed.
+Text replaced by 削除 (or emptied, like the region cell of a deleted table row) is reported
+as `removed` with before and after text kept; a 削除 or empty slot that gets text again is
+`added`. A parent is reported only when its own text changed.
 Changes come out in the new revision's document order; removals sit where they were.
 """
 
@@ -84,6 +85,11 @@ def _similarity(a: ProvisionText, b: ProvisionText) -> float:
     if sm.real_quick_ratio() < RENUMBER_SIMILARITY or sm.quick_ratio() < RENUMBER_SIMILARITY:
         return 0.0
     return sm.ratio()
+
+
+def _is_empty(p: ProvisionText) -> bool:
+    """A 削除 tombstone, or a provision (e.g. a table cell) whose text is gone."""
+    return p.is_tombstone or not (p.text.strip() or p.ruby)
 
 
 def _parent(path: str) -> str:
@@ -218,9 +224,9 @@ def diff_laws(old: LawText, new: LawText) -> list[ProvisionChange]:
             kind = "renumbered"
         elif _same(o, n):
             continue
-        elif n.is_tombstone:
+        elif _is_empty(n) and not _is_empty(o):
             kind = "removed"
-        elif o.is_tombstone:
+        elif _is_empty(o) and not _is_empty(n):
             kind = "added"
         else:
             kind = "amended"

@@ -187,3 +187,18 @@ def to_roman(n: int) -> str:
         q, n = divmod(n, value)
         out.append(sym * q)
     return "".join(out)
+
+
+def roman_to_int(s: str) -> int:
+    """Inverse of to_roman for canonical numerals (case-insensitive, full-width allowed)."""
+    t = nfkc(s).strip().lower() if isinstance(s, str) else ""
+    values = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
+    if not t or any(ch not in values for ch in t):
+        raise ParseError(f"roman {s!r}", "not a roman numeral")
+    total = 0
+    for a, b in zip(t, t[1:] + " ", strict=True):
+        v = values[a]
+        total += -v if b != " " and values[b] > v else v
+    if not 0 < total < 4000 or to_roman(total) != t:
+        raise ParseError(f"roman {s!r}", "not a canonical roman numeral")
+    return total
