@@ -283,3 +283,27 @@ def test_cli_digest(engine, make_app, tmp_path, monkeypatch) -> None:
     assert main(["--config", str(config_path), "digest", "--week-of", "2024-09-04", "--send",
                  "--dry-run", str(out)]) == 2
     app.close()
+
+
+def test_two_sending_runs_cannot_overlap(engine, smtp_server, make_app) -> None:
+    from regwatch.errors import LockHeld
+    from regwatch.locks import acquire
+
+    server = smtp_server("starttls")
+    app = make_app(subs(A), server)
+    assert acquire(app.engine, "digest", "another-run", 60)
+    with pytest.raises(LockHeld):
+        run_digest(app, week_of=WEEK, send=True, now=AFTER)
+    assert server.handler.received == []
+
+
+def test_summary_reads_well(engine, smtp_server, make_app) -> None:
+    seed(engine)
+    server = smtp_server("starttls", reject={B})
+    app = make_app(subs(A, B), server)
+    summary = run_digest(app, week_of=WEEK, send=True, now=AFTER).summary()
+    lines = summary.splitlines()
+    assert lines[0] == ("digest send, week of 2024-09-02 (2024-09-02 09:00 – 2024-09-09 09:00 JST):"
+                        " 1 failed, 1 sent")
+    assert lines[1].startswith("  failed: b@example.com (attempt 1): recipient refused: "
+                               "b@example.com: 550 5.1.1 mailbox unavailable")
