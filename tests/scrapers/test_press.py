@@ -136,3 +136,50 @@ def test_unknown_option_is_a_config_error():
         build_scraper(SourceConfig(name="p", scraper="press", urls=["https://a.test/feed"],
                                    options={"headline": True}), discover())
     assert "source.p.headline" in str(err.value)
+
+
+def _run_and_store(srv, tmp_path, engine, name, urls, **options):
+    from sqlalchemy.orm import Session
+
+    from regwatch.store import ensure_snapshot_row, ensure_source, store_document
+
+    source = SourceConfig(name=name, scraper="press", urls=urls, allowed_hosts=["127.0.0.1"], options=options)
+    scraper = build_scraper(source, discover())
+    fetcher = Fetcher(FAST, engine, SnapshotStore(tmp_path / "snapshots"), sleep=lambda s: None, rand=lambda: 0.5)
+    try:
+        with Session(engine) as session:
+            source_id = ensure_source(session, name, "press", NOW)
+            session.commit()
+        ctx = FetchContext(fetcher, source, scraper.options, now=NOW)
+        docs = list(scraper.scrape(ctx))
+        with Session(engine) as session, session.begin():
+            for d in docs:
+                if d.snapshot is not None:
+                    ensure_snapshot_row(session, d.snapshot, fetcher.store.stored_size(d.snapshot.sha256), NOW)
+                store_document(session, source_id, d)
+    finally:
+        fetcher.close()
+    return docs
+
+
+def test_stored_articles_are_not_fetched_again(srv, tmp_path, engine):
+    feed = [srv.url("/jt/feed/")]
+    first = _run_and_store(srv, tmp_path, engine, "press-jt", feed)
+    assert sum(d.kind == "press_article" and not d.unchanged for d in first) == 3
+    srv.clear_log()
+    again = _run_and_store(srv, tmp_path, engine, "press-jt", feed)
+    assert all(d.unchanged for d in again if d.kind == "press_article")
+    assert [r.path for r in srv.requests() if r.path != "/jt/feed/" and "robots" not in r.path] == []
+
+
+def test_headline_only_entry_changes_only_with_the_feed_text(srv, tmp_path, engine):
+    feed = [srv.url("/nikkei/rss/feed/nar")]
+    first = _run_and_store(srv, tmp_path, engine, "press-nikkei-asia", feed, headline_only=True)
+    assert sum(not d.unchanged for d in first if d.kind == "press_article") == 2
+    again = _run_and_store(srv, tmp_path, engine, "press-nikkei-asia", feed, headline_only=True)
+    assert all(d.unchanged for d in again if d.kind == "press_article")
+    edited = local(srv, (PRESS / "feeds" / "nikkei-asia.rss").read_bytes()).replace(
+        b"adding four categories", b"adding four new categories")
+    srv.route("/nikkei/rss/feed/nar", body=edited, headers=RSS)
+    third = _run_and_store(srv, tmp_path, engine, "press-nikkei-asia", feed, headline_only=True)
+    assert [d.unchanged for d in third if d.kind == "press_article"] == [False, True]
