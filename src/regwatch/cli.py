@@ -182,7 +182,7 @@ def report(ctx: click.Context, since: date, until: date | None, by: str | None,
 
 
 @cli.command()
-@click.option("--week-of", type=DATE, help="Any date in the digest week. Default: this week.")
+@click.option("--week-of", type=DATE, help="Any date in the digest week. Default: the last week that has ended.")
 @click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=Path),
               metavar="DIR", help="Write each subscriber's message as .eml to DIR; send nothing.")
 @click.option("--send", is_flag=True, help="Send by SMTP and record each delivery.")

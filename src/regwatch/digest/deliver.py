@@ -175,22 +175,21 @@ class LogRow:
 
 def ensure_row(engine: Engine, subscriber_id: int, period: Period) -> LogRow:
     """The row of (subscriber, period), created `pending` if missing."""
-    where = (_T.c.subscriber_id == subscriber_id, _T.c.period_start == period.start)
-    for _ in range(2):
-        with engine.begin() as conn:
-            row = conn.execute(select(_T.c.id, _T.c.status, _T.c.attempts, _T.c.message_id)
-                               .where(*where)).first()
-            if row is not None:
-                return LogRow(*row)
-            try:
+    query = select(_T.c.id, _T.c.status, _T.c.attempts, _T.c.message_id).where(
+        _T.c.subscriber_id == subscriber_id, _T.c.period_start == period.start)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        try:
+            with engine.begin() as conn:
                 conn.execute(insert(_T).values(subscriber_id=subscriber_id,
                                                period_start=period.start, period_end=period.end,
                                                status="pending", attempts=0))
-            except IntegrityError:  # created meanwhile by another process: read it again
-                continue
-    with engine.connect() as conn:
-        return LogRow(*conn.execute(select(_T.c.id, _T.c.status, _T.c.attempts,
-                                           _T.c.message_id).where(*where)).one())
+        except IntegrityError:  # created meanwhile by another process: read it again
+            pass
+        with engine.connect() as conn:
+            row = conn.execute(query).one()
+    return LogRow(*row)
 
 
 def _transition(engine: Engine, row: LogRow, **values: object) -> bool:
