@@ -129,13 +129,23 @@ def test_unchanged_details_are_not_refetched_in_full(engine, tmp_path):
                                 d.snapshot.sha256 if d.snapshot else None, NOW)
             session.commit()
         pdf_path = "/press/2024/07/20240708002/20240708002-2.pdf"
+        detail_path = "/press/2024/07/20240708002/20240708002.html"
         assert len(s.requests(pdf_path)) == 1
+        # The feed answers 304: nothing new is listed, so no detail page is even asked for.
         second, _ = run(s, tmp_path, "/ml_index_release_atom.xml", engine=engine, language="ja")
-        assert all(d.unchanged for d in second)
-        assert not [d for d in second if d.kind == "pdf"]  # PDFs are followed only from new/changed pages
+        assert [(d.kind, d.unchanged) for d in second] == [("meti_index", True)]
+        assert len(s.requests(detail_path)) == 1
+        # The feed changed (new entry elsewhere): listed detail pages are asked for conditionally,
+        # answer 304, come back unchanged, and their PDFs are not fetched again.
+        feed = (FIX / "atom.xml").read_bytes().replace(ORIGIN.encode(), s.url("").encode())
+        s.route("/ml_index_release_atom.xml", Reply(body=feed.replace(b"</feed>", b"<!-- new --></feed>"),
+                                                    headers={"Content-Type": "application/atom+xml"}))
+        third, _ = run(s, tmp_path, "/ml_index_release_atom.xml", engine=engine, language="ja")
+        assert all(d.unchanged for d in third if d.kind == "meti_press")
+        assert not [d for d in third if d.kind == "pdf"]  # PDFs are followed only from new/changed pages
         assert len(s.requests(pdf_path)) == 1
-        detail = s.requests("/press/2024/07/20240708002/20240708002.html")
-        assert detail[-1].headers.get("if-none-match") == '"ja_20240708_promulgation.html"'
+        detail = s.requests(detail_path)
+        assert len(detail) == 2 and detail[-1].headers.get("if-none-match") == '"ja_20240708_promulgation.html"'
 
 
 def test_bad_options_name_the_key(tmp_path):
