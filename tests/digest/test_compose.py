@@ -65,7 +65,7 @@ def test_multipart_alternative_with_text_then_inlined_html() -> None:
     text = parts[0].get_content()
     assert "Article 6, item (xxiii)" in text and "走査型電子顕微鏡" in text
     assert "https://reports.example/r.html#change-a" in text
-    assert "Effective: 2024-09-08" in text and "[Japan only]" in text
+    assert "Effective: 2024-09-08" in text and "[national (unilateral)]" in text
     assert max(len(line) for line in raw.splitlines()) <= 998  # RFC 5322 line limit
 
 

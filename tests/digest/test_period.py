@@ -79,7 +79,7 @@ def test_weeks_tile_time_without_gaps(moment, tz, day, at) -> None:
     assert p.contains(moment)
     after = period_containing(p.end, tz=tz, start_day=day, start_time=at)
     assert after.start == p.end
-    before = period_containing(p.start - timedelta(microseconds=1), tz=tz, start_day=day,
+    before = period_containing(p.start.astimezone(UTC) - timedelta(microseconds=1), tz=tz, start_day=day,
                                start_time=at)
     assert before.end == p.start
     assert timedelta(hours=166) <= p.duration <= timedelta(hours=170)

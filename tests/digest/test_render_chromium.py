@@ -82,7 +82,7 @@ def test_html_part_renders_inert_in_chromium(lang: str, tmp_path: Path) -> None:
     if lang == "ja":
         assert "週次ダイジェスト" in text and "未施行" in text  # effective 8 Sep, after the week
     else:
-        assert "Article 6, item (xxiii)" in text and "Japan only" in text
+        assert "Article 6, item (xxiii)" in text and "national (unilateral)" in text
         assert "not yet in force" in text
     assert tree.xpath("//*[@id='change-c24-sem']")
     # And it paints: a screenshot of a real layout, not an empty page.

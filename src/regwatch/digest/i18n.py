@@ -67,9 +67,9 @@ STRINGS: dict[str, dict[str, str]] = {
 
 REGIMES: dict[str, dict[str, str]] = {
     "en": {"wassenaar": "Wassenaar", "nsg": "NSG", "ag": "Australia Group", "mtcr": "MTCR",
-           "cwc": "CWC", "unilateral": "Japan only", "unknown": "regime unknown"},
+           "cwc": "CWC", "unilateral": "national (unilateral)", "unknown": "regime unknown"},
     "ja": {"wassenaar": "ワッセナー", "nsg": "NSG", "ag": "オーストラリア・グループ",
-           "mtcr": "MTCR", "cwc": "化学兵器禁止条約", "unilateral": "日本独自",
+           "mtcr": "MTCR", "cwc": "化学兵器禁止条約", "unilateral": "独自規制",
            "unknown": "レジーム不明"},
 }
 
