@@ -98,7 +98,7 @@ def test_stage_dates_and_meti_item_references(tax):
     assert {("enforcement", "2026-02-14"), ("enforcement", "2025-11-15")} <= roles
     assert a.regime_basis == "multilateral" and a.regime == "unknown"  # which regime is not said
     paths = [p["path"] for r in a.item_refs for p in r["provisions"]]
-    assert paths == ["appdx1.row7.item10-2", "appdx1.row3-2.item2.sub10", "appdx1.row5.item20"]
+    assert paths == ["appdx1.row7.g10-2", "appdx1.row3-2.g2.s10", "appdx1.row5.g20"]
     assert a.item_refs[0]["provisions"][0]["citation_ja"] == "輸出貿易管理令別表第一の七の項（十の二）"
     assert set(a.change_types) == {"addition", "amendment"}
     assert {"law_id": ORDER, "table": "別表第二", "table_en": "Appended Table 2"} in a.appended_tables

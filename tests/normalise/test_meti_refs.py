@@ -18,13 +18,13 @@ from regwatch.normalise.meti_refs import (
 
 
 @pytest.mark.parametrize("meti, row, item, sub, path, ja", [
-    ("7の項(10の2)の追加", "七", "（十の二）", None, "appdx1.row7.item10-2",
+    ("7の項(10の2)の追加", "七", "（十の二）", None, "appdx1.row7.g10-2",
      "輸出貿易管理令別表第一の七の項（十の二）"),
-    ("3の2の項(2)10の追加", "三の二", "（二）", "１０", "appdx1.row3-2.item2.sub10",
+    ("3の2の項(2)10の追加", "三の二", "（二）", "１０", "appdx1.row3-2.g2.s10",
      "輸出貿易管理令別表第一の三の二の項（二）１０"),
-    ("5の項(20)の追加", "五", "（二十）", None, "appdx1.row5.item20",
+    ("5の項(20)の追加", "五", "（二十）", None, "appdx1.row5.g20",
      "輸出貿易管理令別表第一の五の項（二十）"),
-    ("15の項(10)の改正", "一五", "（十）", None, "appdx1.row15.item10",
+    ("15の項(10)の改正", "一五", "（十）", None, "appdx1.row15.g10",
      "輸出貿易管理令別表第一の一五の項（十）"),
 ])
 def test_the_release_examples_map_both_ways(meti, row, item, sub, path, ja):
@@ -39,7 +39,7 @@ def test_the_release_examples_map_both_ways(meti, row, item, sub, path, ja):
 
 def test_actions_and_full_width_forms():
     (ref,), action = parse_meti_ref("７の項（１０の２）の追加")
-    assert ref.path == "appdx1.row7.item10-2" and action == "addition"
+    assert ref.path == "appdx1.row7.g10-2" and action == "addition"
     assert parse_meti_ref("8の項(1)の削除")[1] == "removal"
     assert parse_meti_ref("2の項(12)の改正")[1] == "amendment"
     assert parse_meti_ref("16の項")[1] is None
@@ -47,7 +47,7 @@ def test_actions_and_full_width_forms():
 
 def test_several_entries_in_one_bracket():
     refs, action = parse_meti_ref("7の項(18)、(19)及び8の項(2)の追加")
-    assert [r.path for r in refs] == ["appdx1.row7.item18", "appdx1.row7.item19", "appdx1.row8.item2"]
+    assert [r.path for r in refs] == ["appdx1.row7.g18", "appdx1.row7.g19", "appdx1.row8.g2"]
     assert action == "addition"
 
 
@@ -56,7 +56,7 @@ def test_find_in_running_text_keeps_the_quote():
             "【参考】のような括弧は無視する")
     found = find_meti_refs(text)
     assert [f.quote for f in found] == ["【8の項(2)の追加】", "【7の項(17の4)の追加】"]
-    assert found[1].refs[0].citation_en == "Export Trade Control Order, Appended Table 1, row 7, (17-4)"
+    assert found[1].refs[0].citation_en == "Export Trade Control Order, Appended Table 1, row 7, (xvii-4)"
 
 
 def test_technology_table():

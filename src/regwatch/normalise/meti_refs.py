@@ -6,9 +6,9 @@ METI's releases cite list entries in half-width shorthand, e.g. 【7の項(10の
 sentences labelled （十の二）, （二）, then １０ (SOURCES.md §2.2, §2.4). This module converts
 both ways and renders the canonical path and citations used across regwatch:
 
-    path      appdx1.row7.item10-2          appdx1.row3-2.item2.sub10
+    path      appdx1.row7.g10-2             appdx1.row3-2.g2.s10      (as egov_tables writes them)
     ja        輸出貿易管理令別表第一の七の項（十の二）
-    en        Export Trade Control Order, Appended Table 1, row 7, (10-2)
+    en        Export Trade Control Order, Appended Table 1, row 7, (x-2)
     meti      7の項(10の2)
 
 Pure: no I/O.
@@ -25,6 +25,7 @@ from regwatch.normalise.text_ja import (
     int_to_kanji,
     int_to_positional_kanji,
     nfkc,
+    to_roman,
 )
 
 EXPORT_ORDER = "324CO0000000378"
@@ -54,9 +55,9 @@ class ItemRef:
         table = _TABLES.get(self.law_id, ("", "", 1))[2]
         parts = [f"appdx{table}", f"row{_dash(self.row)}"]
         if self.item:
-            parts.append(f"item{_dash(self.item)}")
+            parts.append(f"g{_dash(self.item)}")
         if self.sub:
-            parts.append(f"sub{_dash(self.sub)}")
+            parts.append(f"s{_dash(self.sub)}")
         return ".".join(parts)
 
     @property
@@ -82,9 +83,9 @@ class ItemRef:
         table_en = _TABLES.get(self.law_id, ("", self.law_id, 1))[1]
         out = f"{table_en}, row {_dash(self.row)}"
         if self.item:
-            out += f", ({_dash(self.item)})"
+            out += f", ({_roman(self.item)})"
         if self.sub:
-            out += f", {_dash(self.sub)}"
+            out += f"({_dash(self.sub)})"
         return out
 
     @property
@@ -120,6 +121,10 @@ class MetiRef:
 
 def _dash(b: Branch) -> str:
     return "-".join(str(n) for n in b)
+
+
+def _roman(b: Branch) -> str:
+    return "-".join([to_roman(b[0]), *(str(n) for n in b[1:])])
 
 
 def _no(b: Branch) -> str:
@@ -208,15 +213,15 @@ def from_law_labels(row: str, item: str | None = None, sub: str | None = None, *
     return ItemRef(law_id, row_b, item_b, sub_b)
 
 
-_PATH = re.compile(r"^appdx(?P<t>\d+)\.row(?P<row>\d+(?:-\d+)*)(?:\.item(?P<item>\d+(?:-\d+)*))?"
-                   r"(?:\.sub(?P<sub>\d+(?:-\d+)*))?$")
+_PATH = re.compile(r"^appdx(?P<t>\d+)\.row(?P<row>\d+(?:-\d+)*)(?:\.g(?P<item>\d+(?:-\d+)*))?"
+                   r"(?:\.s(?P<sub>\d+(?:-\d+)*))?$")
 
 
 def from_path(law_id: str, path: str) -> ItemRef:
     """Inverse of ItemRef.path."""
     m = _PATH.match(path)
     if not m:
-        raise ParseError(f"path {path!r}", "not an appended-table path (appdx1.row7.item10-2)")
+        raise ParseError(f"path {path!r}", "not an appended-table path (appdx1.row7.g10-2)")
 
     def b(s: str | None) -> Branch | None:
         return tuple(int(p) for p in s.split("-")) if s else None
