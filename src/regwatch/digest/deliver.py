@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from regwatch.config import Config
@@ -286,7 +286,10 @@ def unfinished_rows(engine: Engine, before: datetime, max_attempts: int
     with engine.connect() as conn:
         rows = conn.execute(
             select(_T.c.subscriber_id, _T.c.period_start, _T.c.period_end)
-            .where(_T.c.period_start < before, _T.c.status.in_(("pending", "sending", "failed")),
-                   _T.c.attempts < max_attempts)
+            .where(_T.c.period_start < before,
+                   # A `sending` row may have reached the server: always finish it.
+                   or_(_T.c.status == "sending",
+                       and_(_T.c.status.in_(("pending", "failed")),
+                            _T.c.attempts < max_attempts)))
             .order_by(_T.c.period_start, _T.c.subscriber_id)).all()
     return [tuple(r) for r in rows]
