@@ -177,3 +177,25 @@ def test_deterministic_and_fast() -> None:
     elapsed = time.perf_counter() - t0
     assert elapsed < 5.0  # typically ~0.1 s; generous for slow CI machines
     assert first == diff_laws(big_old, big_new)
+
+
+def test_shift_among_texts_repeated_across_articles() -> None:
+    """The same wording in two articles: an insertion in one list renumbers its siblings
+    only, matched under their own parent (global exact matching is ambiguous here)."""
+    def art(n: int, items: list[str]) -> str:
+        body = "".join(f"<Item><ItemTitle>{t}</ItemTitle><ItemSentence><Sentence>{s}</Sentence>"
+                       f"</ItemSentence></Item>" for t, s in zip("一二三四", items, strict=False))
+        return (f"<Article Num='{n}'><ArticleTitle>第{'一二'[n - 1]}条</ArticleTitle><Paragraph Num='1'>"
+                f"<ParagraphSentence><Sentence>柱書</Sentence></ParagraphSentence>{body}</Paragraph></Article>")
+
+    def law(*arts: str) -> LawText:
+        return parse_law_xml("<Law><LawNum>n</LawNum><LawBody><LawTitle>t</LawTitle><MainProvision>"
+                             + "".join(arts) + "</MainProvision></LawBody></Law>", source="t")
+    same = ["シリコン", "ゲルマニウム", "炭化けい素"]
+    old = law(art(1, same), art(2, same))
+    new = law(art(1, same), art(2, ["ダイヤモンド", *same]))
+    assert summary(diff_laws(old, new)) == [
+        ("added", "art2.para1.item1", None),
+        ("renumbered", "art2.para1.item2", "art2.para1.item1"),
+        ("renumbered", "art2.para1.item3", "art2.para1.item2"),
+        ("renumbered", "art2.para1.item4", "art2.para1.item3")]

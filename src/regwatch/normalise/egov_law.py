@@ -32,6 +32,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -279,7 +280,7 @@ class Label:
     def key(self) -> str:
         return "-".join(str(n) for n in self.nums)
 
-    @property
+    @cached_property
     def en(self) -> str:
         first, rest = self.nums[0], self.nums[1:]
         head = {"kanji": to_roman, "kana": lambda n: iroha_romaji(IROHA[n - 1]),
@@ -290,6 +291,7 @@ class Label:
 _PAREN = re.compile(r"^[（(](.+)[）)]$")
 
 
+@lru_cache(maxsize=4096)  # labels repeat thousands of times in a law; pure, so cache
 def parse_label(title: str) -> Label | None:
     """（十の二） → Label((10, 2), kanji, paren); ヤ → ((29,), kana); ５の２ → ((5, 2), arabic)."""
     t = nfkc(title).strip()

@@ -3,12 +3,14 @@
 Provisions are matched in phases, cheapest first, so 5,000+ provisions diff in milliseconds:
 1. same path and same text (compared as `match_text` + `ruby`, so Ruby placement never
    counts as a change) → unchanged;
-2. same text under a different path, when that text is unique on both sides and not a
-   削除 tombstone → renumbered; the children of a renumbered provision follow it
+2. same text under a different path, when that text is unique on both sides (law-wide, or
+   else among the siblings under the parent's new self) and not a 削除 tombstone →
+   renumbered; the children of a renumbered provision follow it
    (old `…item17-2.sub1-1` → new `…item17-3.sub1-1`) even when their text changed;
 3. among what is left, the best of: the same path (amended) or a near-identical text under
    another path (similarity ≥ RENUMBER_SIMILARITY → renumbered with amendments);
-4. the rest: removed (old only) or added (new only).
+4. 削除 tombstones left over under the same parent pair up in order (they shifted with
+   their siblings); the rest: removed (old only) or added (new only).
 Text replaced by 削除 (or emptied, like the region cell of a deleted table row) is reported
 as `removed` with before and after text kept; a 削除 or empty slot that gets text again is
 `added`. A parent is reported only when its own text changed.
@@ -103,6 +105,9 @@ class _Matcher:
         self.new_by_path = {p.path: p for p in new}
         self.pair: dict[str, str] = {}  # old path → new path
         self.taken: set[str] = set()  # new paths paired
+        self.old_children: dict[str, list[ProvisionText]] = {}
+        for p in old:
+            self.old_children.setdefault(p.parent_path or "", []).append(p)
 
     def link(self, o: str, n: str) -> None:
         self.pair[o] = n
@@ -123,37 +128,58 @@ class _Matcher:
         self._follow_children(moved)
         moved = self._best_pairs()  # 3.
         self._follow_children(moved)
+        self._tombstones_in_order()
+
+    def _new_parent(self, o: ProvisionText) -> str:
+        """Where an old provision's parent went (its own path when not paired yet)."""
+        parent = o.parent_path or ""
+        return self.pair.get(parent, parent)
 
     def _exact_moves(self) -> list[tuple[str, str]]:
-        def unique(items: list[ProvisionText]) -> dict[tuple, ProvisionText]:
+        def unique(items: list[ProvisionText], scope) -> dict[tuple, ProvisionText]:
             seen: dict[tuple, ProvisionText | None] = {}
             for p in items:
                 if p.is_tombstone or not p.match_text:
                     continue
-                k = (p.kind, p.match_text, p.ruby)
+                k = (scope(p), p.kind, p.match_text, p.ruby)
                 seen[k] = None if k in seen else p
             return {k: p for k, p in seen.items() if p is not None}
 
-        olds, news = unique(self.free_old()), unique(self.free_new())
         moved = []
-        for k, o in olds.items():
-            n = news.get(k)
-            if n is not None and n.path != o.path:
-                self.link(o.path, n.path)
-                moved.append((o.path, n.path))
+        # law-wide first; then texts repeated elsewhere in the law (the same wording in
+        # several articles) among siblings, under the parent's new self
+        for old_scope, new_scope in ((lambda p: "", lambda p: ""),
+                                     (self._new_parent, lambda p: p.parent_path or "")):
+            olds, news = unique(self.free_old(), old_scope), unique(self.free_new(), new_scope)
+            for k, o in olds.items():
+                n = news.get(k)
+                if n is not None and n.path != o.path:
+                    self.link(o.path, n.path)
+                    moved.append((o.path, n.path))
         return moved
 
     def _follow_children(self, moved: list[tuple[str, str]]) -> None:
         queue = list(moved)
         while queue:
             o_parent, n_parent = queue.pop()
-            prefix = o_parent + "."
-            for o in self.free_old():
-                if o.path.startswith(prefix) and _parent(o.path) == o_parent:
-                    n_path = n_parent + o.path[len(o_parent):]
-                    if n_path in self.new_by_path and n_path not in self.taken:
-                        self.link(o.path, n_path)
-                        queue.append((o.path, n_path))
+            for o in self.old_children.get(o_parent, ()):
+                if o.path in self.pair:
+                    continue
+                n_path = n_parent + o.path[len(o_parent):]
+                if n_path in self.new_by_path and n_path not in self.taken:
+                    self.link(o.path, n_path)
+                    queue.append((o.path, n_path))
+
+    def _tombstones_in_order(self) -> None:
+        """Leftover 削除 slots that shifted with their siblings: pair them in order rather
+        than report a removed and an added tombstone."""
+        olds: dict[str, list[ProvisionText]] = {}
+        for o in self.free_old():
+            if o.is_tombstone:
+                olds.setdefault(self._new_parent(o), []).append(o)
+        for n in self.free_new():
+            if n.is_tombstone and olds.get(n.parent_path or ""):
+                self.link(olds[n.parent_path or ""].pop(0).path, n.path)
 
     def _best_pairs(self) -> list[tuple[str, str]]:
         free_old, free_new = self.free_old(), self.free_new()
