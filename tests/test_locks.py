@@ -95,24 +95,34 @@ RACER = textwrap.dedent("""
     import sys, time
     from regwatch.db.session import make_engine
     from regwatch.locks import acquire
-    url, name, holder, start = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    url, holder = sys.argv[1], sys.argv[2]
     engine = make_engine(url)
     engine.connect().close()
-    time.sleep(max(0.0, start - time.time()))
-    print("won" if acquire(engine, name, holder, 60) else "lost", flush=True)
+    print("ready", flush=True)
+    for line in sys.stdin:  # "<lease name> <start epoch>" per round
+        name, start = line.split()
+        time.sleep(max(0.0, float(start) - time.time()))
+        print("won" if acquire(engine, name, holder, 60) else "lost", flush=True)
 """)
 
 
 def test_processes_race_for_one_winner(db_url, engine):
-    for round_no in range(2):
-        name = f"proc-race-{round_no}"
-        start = time.time() + 1.5
-        procs = [subprocess.Popen([sys.executable, "-c", RACER, db_url, name, f"p{i}", str(start)],
-                                  stdout=subprocess.PIPE, text=True) for i in range(4)]
-        outs = [p.communicate(timeout=60)[0].strip() for p in procs]
-        assert all(p.returncode == 0 for p in procs)
-        assert sorted(outs) == ["lost", "lost", "lost", "won"], outs
-        assert holder_of(engine, name).holder == f"p{outs.index('won')}"
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, db_url, f"p{i}"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for i in range(4)]
+    try:
+        assert [p.stdout.readline().strip() for p in procs] == ["ready"] * 4
+        for round_no in range(5):
+            name, start = f"proc-race-{round_no}", time.time() + 0.3
+            for p in procs:
+                p.stdin.write(f"{name} {start}\n")
+                p.stdin.flush()
+            outs = [p.stdout.readline().strip() for p in procs]
+            assert sorted(outs) == ["lost", "lost", "lost", "won"], outs
+            assert holder_of(engine, name).holder == f"p{outs.index('won')}"
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait(30)
 
 
 def test_lease_heartbeat_keeps_it_alive_beyond_ttl(engine):

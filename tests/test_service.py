@@ -20,9 +20,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 
 from regwatch.app import App
-from regwatch.config import DigestConfig, load_config
+from regwatch.config import load_config
 from regwatch.locks import acquire, holder_of
-from regwatch.service import build_scheduler, previous_period_date, serve
+from regwatch.service import build_scheduler, serve
 
 EVERY_SECOND = staticmethod(lambda expr, tz: CronTrigger(second="*", timezone=tz))
 
@@ -227,17 +227,6 @@ def test_scheduler_waits_while_another_holds_the_lock(tmp_path, db_url, engine, 
     app.close()
 
 
-def test_previous_period_date():
-    cfg = DigestConfig()  # weeks start Monday 09:00
-    tokyo = load_config().tz
-    monday_0905 = datetime(2024, 9, 9, 9, 5, tzinfo=tokyo)
-    assert previous_period_date(monday_0905, cfg) == datetime(2024, 9, 5).date()
-    monday_0855 = datetime(2024, 9, 9, 8, 55, tzinfo=tokyo)  # that week has not ended yet
-    assert previous_period_date(monday_0855, cfg) == datetime(2024, 8, 29).date()
-    friday = datetime(2024, 9, 13, 12, 0, tzinfo=tokyo)
-    assert previous_period_date(friday, cfg) == datetime(2024, 9, 5).date()
-
-
 # ---------------------------------------------------------------- real processes
 
 CHILD = textwrap.dedent("""
@@ -375,3 +364,85 @@ def test_cli_run_refuses_an_uninitialised_database(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "regwatch.cli", "--config", str(cfg), "run"],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "regwatch init" in proc.stderr
+
+
+# ---------------------------------------------------------------- lease loss, health, pipeline
+
+
+def test_losing_the_lock_stops_the_scheduler(tmp_path, db_url, engine):
+    app = make_app(tmp_path, db_url, [("src-a", "0 6 * * *")], ttl=1)
+    rec = Recorder()
+    with serving(app, rec, trigger_for=EVERY_SECOND) as box:
+        assert wait_for(lambda: rec.of("src-a"), 5)
+        mine = holder_of(engine, "scheduler").holder
+        with engine.begin() as conn:  # another scheduler took over (e.g. after a long stall)
+            conn.execute(text("UPDATE service_locks SET holder = 'usurper' WHERE holder = :h"), {"h": mine})
+        assert wait_for(lambda: "outcome" in box, 5)
+        stopped_at = time.monotonic()
+    assert box["outcome"].lease_lost
+    time.sleep(1.2)
+    assert not [s for s, _ in rec.of("src-a") if s > stopped_at]
+    assert holder_of(engine, "scheduler").holder == "usurper"  # not deleted on the way out
+
+
+def test_health_problems_are_logged_after_a_source_job(tmp_path, db_url, engine, caplog):
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO sources (id, name, scraper, created_at) VALUES (1, 'src-a', 'page', :t)"),
+                      {"t": now})
+        for i, seen in enumerate([12, 11, 12, 13, 0]):  # usually a dozen, now none
+            t = now - timedelta(hours=5 - i)
+            conn.execute(text("INSERT INTO source_runs (source_id, started_at, finished_at, status, "
+                              "documents_seen, documents_changed, errors) "
+                              "VALUES (1, :t, :t, 'ok', :n, 0, 0)"), {"t": t, "n": seen})
+    app = make_app(tmp_path, db_url, [("src-a", "0 6 * * *")])
+    rec = Recorder()
+    with caplog.at_level("INFO", logger="regwatch.service"):
+        with serving(app, rec, trigger_for=EVERY_SECOND):
+            assert wait_for(lambda: rec.of("src-a"), 5)
+            assert wait_for(lambda: caplog.text.count("source src-a health: parser may be broken") >= 2, 5)
+    # once at start-up, then after the job
+    assert "no documents where 12 are usual" in caplog.text
+
+
+FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Local Trade Wire</title><link>http://127.0.0.1/</link>
+<item><title>Japan tightens export controls on chip tools</title>
+<link>{base}/a/1</link><pubDate>Fri, 31 Mar 2023 09:00:00 +0900</pubDate>
+<description>METI adds 23 items.</description></item>
+</channel></rss>"""
+
+
+def test_scheduled_job_runs_the_real_pipeline(tmp_path, db_url, engine):
+    from fetch.server import LocalServer, Reply
+
+    from regwatch.health import source_health
+
+    with LocalServer() as srv:
+        base = srv.url("")
+        srv.route("/feed.xml", Reply(body=FEED.format(base=base.rstrip("/")),
+                                     headers={"Content-Type": "application/rss+xml"}))
+        cfg = tmp_path / "regwatch.toml"
+        cfg.write_text("\n".join([
+            f'data_dir = "{tmp_path / "data"}"', "[database]", f'url = "{db_url}"',
+            "[fetch]", "min_interval_s = 0.0", "retries = 0", "backoff_s = 0.1",
+            "[[source]]", 'name = "press-local"', 'scraper = "press"',
+            f'urls = ["{srv.url("/feed.xml")}"]', 'allowed_hosts = ["127.0.0.1"]',
+            'schedule = "0 6 * * *"', "headline_only = true", ""]), encoding="utf-8")
+        app = App(load_config(cfg))
+        stop, started, box = threading.Event(), threading.Event(), {}
+        thread = threading.Thread(target=lambda: box.setdefault("o", serve(
+            app, stop=stop, on_started=started.set, run_digest=lambda app: None,
+            trigger_for=lambda expr, tz: CronTrigger(second="*/2", timezone=tz))))
+        thread.start()
+        try:
+            assert started.wait(30)
+            assert wait_for(lambda: any(h.last_success_at for h in source_health(engine)), 20)
+        finally:
+            stop.set()
+            thread.join(60)
+            app.close()
+    (health,) = source_health(engine)
+    assert health.source == "press-local" and health.consecutive_failures == 0
+    assert health.last_documents_seen == 2  # the feed and its one article
+    assert srv.requests("/feed.xml")

@@ -37,7 +37,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,7 +48,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from regwatch.app import App
-from regwatch.config import Config, DigestConfig
+from regwatch.config import Config
 from regwatch.errors import RegwatchError
 from regwatch.locks import Lease, LockInfo, make_holder, wait_acquire
 
@@ -216,26 +215,9 @@ def _pipeline_runner(app: App, names: list[str]) -> list[Any]:
 def _digest_runner(app: App) -> Any:
     from regwatch.digest.command import run_digest
 
-    week_of = previous_period_date(datetime.now(app.config.tz), app.config.digest)
-    return run_digest(app, week_of=week_of, dry_run_dir=None, send=True)
-
-
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def previous_period_date(now: datetime, digest: DigestConfig) -> date:
-    """A date inside the last digest week that has fully ended at `now` (local time).
-
-    The middle of the period, so it is unambiguous whichever way a week is looked up by date.
-    """
-    start_wd = _WEEKDAYS.index(digest.week_start_day.lower())
-    hour, minute = (int(p) for p in digest.week_start_time.split(":"))
-    local = now.replace(tzinfo=None)
-    start = datetime.combine(local.date() - timedelta(days=(local.weekday() - start_wd) % 7),
-                             datetime.min.time()).replace(hour=hour, minute=minute)
-    if start > local:
-        start -= timedelta(days=7)
-    return (start - timedelta(days=7) + timedelta(days=3, hours=12)).date()
+    # week_of=None: the last week that has ended, computed from the clock when the job
+    # runs, so a late (misfired, then coalesced) digest still sends the right week.
+    return run_digest(app, week_of=None, dry_run_dir=None, send=True)
 
 
 # ---------------------------------------------------------------- health
