@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from regwatch.config import SourceConfig
@@ -112,7 +112,7 @@ class FetchContext:
         res = result if result is not None else self.fetch(url, conditional=conditional)
         meta = dict(metadata or {})
         meta["http"] = {
-            "status": res.status, "final_url": res.final_url, "etag": res.etag,
+            "url": res.url, "status": res.status, "final_url": res.final_url, "etag": res.etag,
             "last_modified": res.last_modified, "media_type": res.media_type,
             "encoding_source": res.encoding_source,
         }
@@ -174,6 +174,24 @@ class FetchContext:
                 .where(SourceRow.name == self.source.name, DocumentRow.key == key)
                 .order_by(DocumentVersion.version.desc()).limit(1)).first()
         return None if row is None else (row[0] or {})
+
+    def stored_metadata_map(self, kind: str | None = None) -> dict[str, dict]:
+        """{key: metadata of the latest version} of this source's documents not marked removed,
+        in one query (a watcher of thousands of URLs must not ask once per URL)."""
+        if self.engine is None:
+            return {}
+        latest = (select(DocumentVersion.document_id, func.max(DocumentVersion.version).label("v"))
+                  .group_by(DocumentVersion.document_id).subquery())
+        q = (select(DocumentRow.key, DocumentVersion.doc_metadata)
+             .join(SourceRow, SourceRow.id == DocumentRow.source_id)
+             .join(latest, latest.c.document_id == DocumentRow.id)
+             .join(DocumentVersion, (DocumentVersion.document_id == DocumentRow.id)
+                   & (DocumentVersion.version == latest.c.v))
+             .where(SourceRow.name == self.source.name, DocumentRow.removed_at.is_(None)))
+        if kind is not None:
+            q = q.where(DocumentRow.kind == kind)
+        with self.engine.connect() as conn:
+            return {key: meta or {} for key, meta in conn.execute(q)}
 
     # ------------------------------------------------------------------ isolation and issues
 
