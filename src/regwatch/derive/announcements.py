@@ -54,3 +54,31 @@ def _date(value) -> date | None:
         return date.fromisoformat(str(value)[:10])
     except ValueError:
         return None
+
+
+def announcement_from_record(record: dict):
+    """The Announcement a stored record was made from (the inverse of Announcement.to_json)."""
+    from regwatch.normalise.meti_page import Link
+    from regwatch.normalise.meti_press import Announcement as Record
+    from regwatch.normalise.meti_press import StatedDate
+
+    return Record(
+        url=record["url"], language=record.get("language") or "", title=record.get("title") or "",
+        announced_on=_date(record.get("announced_on")), relevant=bool(record.get("relevant")),
+        stage=record.get("stage"), instruments=tuple(record.get("instruments") or ()),
+        amendment_law_num=record.get("amendment_law_num"),
+        appended_tables=tuple(record.get("appended_tables") or ()),
+        change_types=tuple(record.get("change_types") or ()),
+        categories=tuple(record.get("categories") or ()),
+        promulgated_on=_date(record.get("promulgated_on")), decided_on=_date(record.get("decided_on")),
+        effective_on=_date(record.get("effective_on")),
+        public_comment_deadline=_date(record.get("public_comment_deadline")),
+        destinations=record.get("destinations"), regime=record.get("regime") or "unknown",
+        regime_basis=record.get("regime_basis"), outside_wassenaar=record.get("outside_wassenaar"),
+        item_count=record.get("item_count"), item_refs=tuple(record.get("item_refs") or ()),
+        stated_dates=tuple(StatedDate(s["role"], date.fromisoformat(s["date"]), s["quote"])
+                           for s in record.get("stated_dates") or ()),
+        links=tuple(Link(x["url"], x.get("title") or "", x.get("kind") or "page")
+                    for x in record.get("links") or ()),
+        evidence=dict(record.get("evidence") or {}),
+        parser_version=record.get("parser_version") or "")
