@@ -324,7 +324,7 @@ def test_sigterm_lets_the_run_in_progress_finish(tmp_path, db_url, engine):
     rows = lines(out)
     assert [r[1] for r in rows][-1] == "end"  # the run in progress completed
     assert not [r for r in rows if r[1] == "start" and r[3] > signalled]  # nothing new started
-    assert "SIGTERM received" in child.log() and "stopped cleanly" in child.log()
+    assert "SIGTERM received: stopping" in child.log() and "stopped cleanly" in child.log()
 
 
 def test_sigterm_abandons_a_run_that_outlasts_the_grace_time(tmp_path, db_url, engine):

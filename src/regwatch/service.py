@@ -407,7 +407,7 @@ def run_service(app: App, **kwargs: Any) -> None:
             log.warning("%s again: abandoning the run in progress", name)
             hurry.set()
         else:
-            log.info("%s received: finishing the run in progress, then exiting", name)
+            log.info("%s received: stopping (runs in progress may finish first)", name)
             stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
