@@ -570,18 +570,18 @@ def _create_views() -> None:
                                     WHERE ok.source_id = s.id AND ok.status IN ('ok', 'partial')
                                       AND ok.started_at > r.started_at))
                    AS consecutive_failures,
-               (SELECT r.error FROM source_runs r
-                 WHERE r.source_id = s.id AND r.status NOT IN ('running')
-                 ORDER BY r.started_at DESC, r.id DESC LIMIT 1)
-                   AS last_error,
-               (SELECT r.documents_seen FROM source_runs r
-                 WHERE r.source_id = s.id AND r.status NOT IN ('running')
-                 ORDER BY r.started_at DESC, r.id DESC LIMIT 1)
-                   AS last_documents_seen,
+               last.error AS last_error,
+               last.status AS last_status,
+               last.documents_seen AS last_documents_seen,
                (SELECT avg(x.documents_seen) FROM
                   (SELECT r.documents_seen FROM source_runs r
                     WHERE r.source_id = s.id AND r.status IN ('ok', 'partial')
-                    ORDER BY r.started_at DESC, r.id DESC LIMIT 10 OFFSET 1) x)
+                      AND r.id <> last.id
+                    ORDER BY r.started_at DESC, r.id DESC LIMIT 10) x)
                    AS usual_documents_seen
         FROM sources s
+        LEFT JOIN source_runs last ON last.id = (
+            SELECT r.id FROM source_runs r
+             WHERE r.source_id = s.id AND r.status NOT IN ('running', 'skipped')
+             ORDER BY r.started_at DESC, r.id DESC LIMIT 1)
     """)

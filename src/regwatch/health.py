@@ -18,6 +18,7 @@ class SourceHealth:
     last_success_at: datetime | None
     consecutive_failures: int
     last_error: str | None
+    last_status: str | None
     last_documents_seen: int | None
     usual_documents_seen: float | None
 
@@ -26,7 +27,9 @@ class SourceHealth:
         out = []
         if self.consecutive_failures:
             out.append(f"failing ({self.consecutive_failures} in a row)")
-        if (self.last_documents_seen == 0 and self.usual_documents_seen
+        # Only a run that worked can say the parser found nothing; a failed fetch is not that.
+        if (self.last_status in ("ok", "partial") and self.last_documents_seen == 0
+                and self.usual_documents_seen
                 and self.usual_documents_seen >= 1):
             out.append("parser may be broken: no documents where "
                        f"{self.usual_documents_seen:g} are usual")
@@ -45,13 +48,14 @@ def source_health(engine: Engine, config: Config | None = None) -> list[SourceHe
         last_success_at=_as_datetime(r["last_success_at"]),
         consecutive_failures=int(r["consecutive_failures"] or 0),
         last_error=r["last_error"],
+        last_status=r["last_status"],
         last_documents_seen=r["last_documents_seen"],
         usual_documents_seen=float(r["usual_documents_seen"]) if r["usual_documents_seen"] is not None else None,
     ) for r in rows]
     known = {h.source for h in out}
     for src in config.sources if config else ():
         if src.name not in known and src.enabled:
-            out.append(SourceHealth(src.name, None, None, 0, None, None, None))
+            out.append(SourceHealth(src.name, None, None, 0, None, None, None, None))
     return sorted(out, key=lambda h: h.source)
 
 
@@ -62,9 +66,9 @@ def _as_datetime(value: object) -> datetime | None:
 
 
 def format_health(health: list[SourceHealth], fmt: str) -> str:
-    columns = ["source", "last_attempt_at", "last_success_at", "consecutive_failures",
+    columns = ["source", "last_status", "last_attempt_at", "last_success_at", "consecutive_failures",
                "last_error", "last_documents_seen", "usual_documents_seen", "flags"]
-    rows = [(h.source, h.last_attempt_at, h.last_success_at, h.consecutive_failures,
+    rows = [(h.source, h.last_status, h.last_attempt_at, h.last_success_at, h.consecutive_failures,
              (h.last_error or "")[:200] or None, h.last_documents_seen,
              None if h.usual_documents_seen is None else round(h.usual_documents_seen, 1),
              "; ".join(h.flags)) for h in health]

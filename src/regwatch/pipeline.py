@@ -107,6 +107,12 @@ def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, 
     started = now or now_utc()
     with transaction(engine) as session:
         source_id = ensure_source(session, source.name, source.scraper, started)
+        # We hold this source's lease: a run still marked running was left by a crash.
+        for stale in session.scalars(select(SourceRun).where(SourceRun.source_id == source_id,
+                                                             SourceRun.status == "running")):
+            stale.status = "abandoned"
+            stale.finished_at = stale.started_at
+            stale.error = stale.error or "abandoned: the process running it stopped"
         run = SourceRun(source_id=source_id, started_at=started, status="running")
         session.add(run)
         session.flush()
@@ -160,16 +166,4 @@ def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, 
     result = RunResult(source.name, status, seen, changed, errors, first_error, run_id)
     (log.warning if status != "ok" else log.info)("%s", result.summary())
     return result
-
-
-def abandon_stale_runs(engine: Engine, older_than: datetime) -> int:
-    """Mark runs left `running` by a crashed process as abandoned (for health views)."""
-    with transaction(engine) as session:
-        runs = session.scalars(select(SourceRun).where(SourceRun.status == "running",
-                                                       SourceRun.started_at < older_than)).all()
-        for run in runs:
-            run.status = "abandoned"
-            run.finished_at = older_than
-            run.error = run.error or "abandoned: the process running it stopped"
-        return len(runs)
 

@@ -128,3 +128,32 @@ def test_content_hash_of_pages_is_the_watched_text(parts) -> None:
     with engine.connect() as conn:
         digest = conn.execute(select(DocumentVersion.content_sha256)).scalar_one()
     assert digest == hashlib.sha256(b"same").hexdigest()
+
+
+def test_health_flags_a_parser_that_suddenly_finds_nothing(parts) -> None:
+    from regwatch.health import source_health
+
+    engine = parts[0]
+    for day in range(3):
+        _run(parts, _source("s", pages={"a": "one", "b": "two"}), T0 + timedelta(days=day))
+    _run(parts, _source("s", pages={}), T0 + timedelta(days=3))
+    (health,) = source_health(engine)
+    assert health.last_documents_seen == 0 and health.usual_documents_seen == 2
+    assert any("parser may be broken" in f for f in health.flags)
+    # A failed fetch is not a parser that found nothing.
+    _run(parts, _source("s", fail="connection refused"), T0 + timedelta(days=4))
+    (health,) = source_health(engine)
+    assert health.last_status == "failed"
+    assert not any("parser may be broken" in f for f in health.flags)
+    assert any("failing" in f for f in health.flags)
+
+
+def test_a_run_left_running_by_a_crash_is_marked_abandoned(parts) -> None:
+    engine = parts[0]
+    _run(parts, _source("s", pages={"a": "one"}), T0)
+    with engine.begin() as conn:
+        conn.execute(SourceRun.__table__.update().values(status="running"))
+    _run(parts, _source("s", pages={"a": "one"}), T0 + timedelta(days=1))
+    with engine.connect() as conn:
+        statuses = [r[0] for r in conn.execute(select(SourceRun.status).order_by(SourceRun.id))]
+    assert statuses == ["abandoned", "ok"]
