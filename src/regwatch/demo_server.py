@@ -131,6 +131,15 @@ class ReplayServer:
             body = body.replace(f"https://{host}".encode(), local).replace(f"http://{host}".encode(), local)
         return body
 
+    def _lookup(self, path: str) -> tuple[bytes, str] | None:
+        """A recorded path; a root-relative link (/press/…) is tried under each host."""
+        with self._lock:
+            found = self._site.get(path)
+            if found is None and not any(path.startswith(f"/{h}/") for h in self.story.hosts):
+                hits = [self._site[f"/{h}{path}"] for h in self.story.hosts if f"/{h}{path}" in self._site]
+                found = hits[0] if len(hits) == 1 else None
+            return found
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -143,8 +152,7 @@ class ReplayServer:
                 if path == "/robots.txt" or path.endswith("/robots.txt"):
                     found: tuple[bytes, str] | None = (ROBOTS, "text/plain")
                 else:
-                    with server._lock:
-                        found = server._site.get(path)
+                    found = server._lookup(path)
                 if found is None:
                     self.send_response(404)
                     self.send_header("Content-Type", "text/plain")

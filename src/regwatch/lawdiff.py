@@ -166,3 +166,40 @@ def diff_files(old: Path, new: Path, fmt: str) -> str:
     return render_changes(changes, fmt, old_title=_describe(old_law, Path(old)),
                           new_title=_describe(new_law, Path(new)),
                           law_id=new_law.law_id or old_law.law_id)
+
+
+def diff_stored(app, law_id: str, from_date, to_date, fmt: str) -> str:
+    """`regwatch diff --law LAW_ID --from D1 --to D2`: the text in force on D1 against the text
+    in force on D2, both re-read from their stored snapshots with the current parser."""
+    from regwatch.db.session import require_schema, transaction
+    from regwatch.derive.law_history import stored_revisions
+    from regwatch.fetch.snapshots import SnapshotStore
+    from regwatch.normalise.egov_law import parse_law_xml
+
+    require_schema(app.engine)
+    with transaction(app.engine) as session:
+        revisions = stored_revisions(session).get(law_id)
+    if not revisions:
+        raise UsageError(f"no stored revisions of {law_id}: run `regwatch fetch` with an "
+                         "egov_law source that lists it")
+    store = SnapshotStore(app.config.data_path / "snapshots")
+
+    def in_force(day):
+        found = [r for r in revisions if r.effective_on and r.effective_on <= day]
+        if not found:
+            first = min((r.effective_on for r in revisions if r.effective_on), default=None)
+            raise UsageError(f"no stored revision of {law_id} was in force on {day.isoformat()}"
+                             + (f" (the earliest stored took effect {first.isoformat()})" if first else ""))
+        rev = found[-1]
+        return rev, parse_law_xml(store.get(rev.snapshot_sha256), source=rev.url, law_id=law_id)
+
+    (old_rev, old_law), (new_rev, new_law) = in_force(from_date), in_force(to_date)
+    changes = [] if old_rev.law_revision_id == new_rev.law_revision_id else diff_laws(old_law, new_law)
+    log.info("%s %s → %s: %s", law_id, from_date, to_date, _summary(changes))
+    if fmt == "json":
+        return render_changes(changes, fmt, old_title=old_law.title, new_title=new_law.title,
+                              law_id=law_id)
+    return render_changes(
+        changes, fmt, law_id=law_id,
+        old_title=f"{old_law.title} — {old_rev.law_revision_id} (in force {old_rev.effective_on})",
+        new_title=f"{new_law.title} — {new_rev.law_revision_id} (in force {new_rev.effective_on})")

@@ -80,8 +80,30 @@ def run_sources(app: App, names: list[str], *, progress: bool | None = None,
                                      kinds=kinds, now=now, progress=progress), sources))
     finally:
         fetcher.close()  # flushes the fetch log
-    catch_up(engine, config, store)
-    return results
+    problems = catch_up(engine, config, store)
+    return _record_problems(engine, results, problems)
+
+
+def _record_problems(engine: Engine, results: list[RunResult], problems) -> list[RunResult]:
+    """Derivation errors (a page the parser cannot read) count against their source's run."""
+    out = []
+    for result in results:
+        mine = [p for p in problems if p.source == result.source]
+        if not mine or result.run_id is None:
+            out.append(result)
+            continue
+        first = f"{mine[0].url}: {mine[0].message}"
+        errors = result.errors + len(mine)
+        status = "partial" if result.status == "ok" else result.status
+        error = result.error or (first if len(mine) == 1 else f"{first} (+{len(mine) - 1} more)")
+        with transaction(engine) as session:
+            run = session.get(SourceRun, result.run_id)
+            run.status, run.errors, run.error = status, errors, error
+            run.issues = [*(run.issues or []), *({"url": p.url, "message": p.message, "level": "error"}
+                                                 for p in mine)][:200]
+        out.append(RunResult(result.source, status, result.documents_seen, result.documents_changed,
+                             errors, error, result.run_id))
+    return out
 
 
 def run_source(engine: Engine, config: Config, source: SourceConfig, *, fetcher, store,

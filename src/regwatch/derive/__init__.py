@@ -56,9 +56,24 @@ def catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool = 
         problems += press.derive_pending(session, store, taxonomy)
     with transaction(engine) as session:
         events.rebuild_events(session, config, taxonomy)
+    problems = _attribute(engine, problems)
     for p in problems:
-        log.error("%s: %s", p.url, p.message)
+        log.error("%s: %s: %s", p.source or "?", p.url, p.message)
     return problems
+
+
+def _attribute(engine: Engine, problems: list[Problem]) -> list[Problem]:
+    """Name the source of each problem from the document it came from."""
+    from sqlalchemy import select
+
+    from regwatch.db.tables import DocumentRow, SourceRow
+
+    if all(p.source for p in problems):
+        return problems
+    with engine.connect() as conn:
+        by_url = dict(conn.execute(select(DocumentRow.url, SourceRow.name)
+                                   .join(SourceRow, SourceRow.id == DocumentRow.source_id)).all())
+    return [p if p.source else Problem(by_url.get(p.url), p.url, p.message) for p in problems]
 
 
 def _title_en(taxonomy, law_id: str) -> str | None:
