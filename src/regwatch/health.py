@@ -18,9 +18,9 @@ class SourceHealth:
     last_success_at: datetime | None
     consecutive_failures: int
     last_error: str | None
-    last_status: str | None
     last_documents_seen: int | None
     usual_documents_seen: float | None
+    last_status: str | None = None  # of the last finished run: ok | partial | failed | abandoned
 
     @property
     def flags(self) -> list[str]:
@@ -55,7 +55,7 @@ def source_health(engine: Engine, config: Config | None = None) -> list[SourceHe
     known = {h.source for h in out}
     for src in config.sources if config else ():
         if src.name not in known and src.enabled:
-            out.append(SourceHealth(src.name, None, None, 0, None, None, None, None))
+            out.append(SourceHealth(src.name, None, None, 0, None, None, None))
     return sorted(out, key=lambda h: h.source)
 
 

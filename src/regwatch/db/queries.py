@@ -224,6 +224,7 @@ def select_changes(
                *dates.values(), c.observed_at, c.before_text, c.after_text,
                c.renumbered_from, c.status, c.event_id,
                Event.key.label("event_key"), Event.title.label("event_title"),
+               Event.details.label("event_details"),
                Event.announced_on.label("event_announced_on"),
                Event.first_observed_at.label("event_observed_at"))
         .select_from(c)
@@ -302,7 +303,11 @@ def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
 
 
 def _record(r: Any, categories: tuple[str, ...], sources: tuple[Source, ...]) -> ChangeRecord:
-    event = {"key": r.event_key, "title": r.event_title} if r.event_key is not None else None
+    event = None
+    if r.event_key is not None:
+        # The number of items the official announcement states ("４品目"), for headlines.
+        stated = (r.event_details or {}).get("item_count") if isinstance(r.event_details, dict) else None
+        event = {"key": r.event_key, "title": r.event_title, "stated_item_count": stated}
     return ChangeRecord(
         id=r.id,
         jurisdiction=r.jurisdiction,
