@@ -150,8 +150,12 @@ def test_headline_events_first_then_other_changes_then_admin() -> None:
     changes = (change("s1", event=("small", "Small event")),
                change("b1", event=("big", "Big event")), change("b2", event=("big", "Big event")),
                change("o1", event=None))
-    health = (SourceHealth("meti-press-en", datetime(2024, 9, 8, tzinfo=UTC), None, 3, "HTTP 503", 0, 12.0),
-              SourceHealth("egov-law", datetime(2024, 9, 8, tzinfo=UTC), datetime(2024, 9, 8, tzinfo=UTC), 0, None, 5, 5.0))
+    health = (SourceHealth("meti-press-en", datetime(2024, 9, 8, tzinfo=UTC), None, 3, "HTTP 503", 0, 12.0,
+                           "failed"),
+              SourceHealth("meti-press-ja", datetime(2024, 9, 8, tzinfo=UTC), datetime(2024, 9, 8, tzinfo=UTC),
+                           0, None, 0, 12.0, "ok"),
+              SourceHealth("egov-law", datetime(2024, 9, 8, tzinfo=UTC), datetime(2024, 9, 8, tzinfo=UTC), 0, None, 5, 5.0,
+                           "ok"))
     _, msg = build(DigestContent(PERIOD, changes, (), health))
     text = msg.get_body(("plain",)).get_content()
     order = [text.index(s) for s in ("== Headlines ==", "- Big event: 2 change(s)",
@@ -159,10 +163,11 @@ def test_headline_events_first_then_other_changes_then_admin() -> None:
                                      "--- Small event ---", "== Other changes",
                                      "== Admin: source health ==")]
     assert order == sorted(order)
-    assert "meti-press-en: failing (3 in a row); parser may be broken" in text
+    assert "meti-press-en: failing (3 in a row)" in text
+    assert "meti-press-ja: parser may be broken" in text
     assert "egov-law" not in text  # healthy sources are not listed
     assert "may be incomplete" in text
-    assert msg["Subject"].endswith("4 control-list changes, 1 source problem — week of 2024-09-02")
+    assert msg["Subject"].endswith("4 control-list changes, 2 source problems — week of 2024-09-02")
 
 
 def test_an_empty_week_says_so() -> None:
