@@ -1,0 +1,89 @@
+"""The embedded default: the demo replays the recorded story through the real pipeline."""
+
+from __future__ import annotations
+
+import email
+import json
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from regwatch.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out)]) == 0
+    return out
+
+
+def _changes(out: Path) -> list[dict]:
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))["changes"]
+
+
+def test_demo_writes_report_json_and_digests(demo_out: Path, capsys) -> None:
+    assert (demo_out / "report.html").stat().st_size > 10_000
+    assert (demo_out / "regwatch.db").exists()
+    emls = sorted((demo_out / "digests").rglob("*.eml"))
+    assert len(emls) >= 10
+    msg = email.message_from_bytes(emls[0].read_bytes(), policy=policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+
+
+def test_2024_four_categories_added_outside_wassenaar(demo_out: Path) -> None:
+    changes = [c for c in _changes(demo_out) if c["effective_on"] == "2024-09-08"]
+    cites = {c["provision"]["citation_ja"] for c in changes}
+    # The four categories: SEM for IC imaging, cryogenic CMOS, quantum computers, GAA technology.
+    assert {"第六条第一項第十七号コ", "第六条第一項第十八号の二", "第七条第一項第二号",
+            "第十九条第一項第二号"} <= cites
+    for c in changes:
+        assert c["change_type"] == "added"
+        assert c["outside_wassenaar"] is True and c["regime"] == "unilateral"
+        assert (c["announced_on"], c["promulgated_on"]) == ("2024-04-26", "2024-07-08")
+        kinds = {s["kind"] for s in c["sources"]}
+        assert {"egov_law", "meti_press", "press"} <= kinds
+        regime_quotes = [s["quote"] for s in c["sources"] if s["kind"] == "meti_press"]
+        assert any("Wassenaar" in (q or "") for q in regime_quotes)
+    report = (demo_out / "report.html").read_text(encoding="utf-8")
+    assert "4 categories added outside the Wassenaar Arrangement, effective 2024-09-08" in report
+
+
+def test_2023_additions_are_dated_and_exact(demo_out: Path) -> None:
+    changes = [c for c in _changes(demo_out) if c["effective_on"] == "2023-07-23"]
+    by_type: dict[str, int] = {}
+    for c in changes:
+        by_type[c["change_type"]] = by_type.get(c["change_type"], 0) + 1
+        assert c["announced_on"] == "2023-03-31" and c["promulgated_on"] == "2023-05-23"
+    assert by_type == {"added": 73, "amended": 2, "renumbered": 3}
+
+
+def test_press_ahead_wrong_date_and_unofficial_reports(demo_out: Path) -> None:
+    report = json.loads((demo_out / "report.json").read_text(encoding="utf-8"))
+    items = {p["key"]: p for p in report["press_items"]}
+    official = items["jp/令和六年経済産業省令第四十四号"]
+    (wrong,) = [d for d in official["discrepancies"] if d["field"] == "effective_on"]
+    assert wrong["official_value"] == "2024-09-08" and "July 1" in wrong["press_quote"]
+    unofficial = [p for p in items.values() if p["status"] == "reported_unofficial"]
+    titles = " ".join(p["title"] for p in unofficial)
+    assert "High-Bandwidth Memory" in titles  # a rumour: no official source
+    assert "BIS" in titles  # a US rule is not tied to the Japanese event
+    # The Nikkei scoop came a day before METI's release and is tied to the official event.
+    sources = {s["url"] for c in report["changes"] if c["effective_on"] == "2024-09-08"
+               for s in c["sources"]}
+    assert any("asia.nikkei.com" in u for u in sources)
+
+
+def test_shift_jis_page_and_broken_page(demo_out: Path, capsys) -> None:
+    cfg = demo_out / "cfg.toml"
+    cfg.write_text(f'data_dir = "{demo_out / "data"}"\n[database]\nurl = "sqlite:///{demo_out / "regwatch.db"}"\n',
+                   encoding="utf-8")
+    assert main(["--config", str(cfg), "query",
+                 "SELECT d.url, v.encoding, v.title FROM documents d JOIN document_versions v "
+                 "ON v.document_id = d.id WHERE d.url LIKE '%20230721003.html'", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["encoding"].startswith(("cp932", "shift_jis")) and "施行" in row["title"]
+    assert main(["--config", str(cfg), "query",
+                 "SELECT error FROM source_runs WHERE error LIKE '%layout changed%'", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out), "the page whose layout changed must be a recorded error"
