@@ -124,7 +124,7 @@ def run_source(engine: Engine, config: Config, source: SourceConfig, *, fetcher,
 
 def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, fetcher, store,
                        kinds, now: datetime | None, progress: bool | None) -> RunResult:
-    from regwatch.fetch.context import FetchContext, save_validators
+    from regwatch.fetch.context import FetchContext, forget_validators, save_validators
 
     started = now or now_utc()
     with transaction(engine) as session:
@@ -140,6 +140,11 @@ def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, 
         session.flush()
         run_id = run.id
     seen = changed = 0
+    # Validators are saved only when the whole run succeeded. A parent's validators (a feed,
+    # an index, a release page) gate its children: saved before the children are stored, a
+    # crash or a failed child fetch in between would make the next run's 304 (or same-bytes
+    # `unchanged`) skip those children for good.
+    validators: dict[str, tuple] = {}
     fatal: str | None = None
     ctx = None
     try:
@@ -148,13 +153,17 @@ def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, 
                            engine=engine, progress=progress)
         for doc in scraper.scrape(ctx):
             seen += 1
+            http = doc.metadata.get("http") or {}
+            url = http.get("url") or doc.url
             with transaction(engine) as session:
                 stored_size = store.stored_size(doc.snapshot.sha256) if doc.snapshot else None
                 version = store_document(session, source_id, doc, stored_size=stored_size)
-                http = doc.metadata.get("http") or {}
-                if doc.snapshot is not None and not doc.metadata.get("gone"):
-                    save_validators(session, http.get("url") or doc.url, http.get("etag"),
-                                    http.get("last_modified"), doc.snapshot.sha256, doc.fetched_at)
+                if version is not None:
+                    # Until the run ends cleanly, a changed URL must be fetched in full again.
+                    forget_validators(session, url)
+            if doc.snapshot is not None and not doc.metadata.get("gone"):
+                validators[url] = (http.get("etag"), http.get("last_modified"),
+                                   doc.snapshot.sha256, doc.fetched_at)
             if version is not None:
                 changed += 1
                 log.info("%s: %s %s (%s)", source.name, version.change_type, doc.url, doc.kind)
@@ -185,6 +194,9 @@ def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, 
         run.errors = errors
         run.error = first_error
         run.issues = [{"url": i.url, "message": i.message, "level": i.level} for i in issues][:200] or None
+        if status == "ok":
+            for url, (etag, last_modified, sha256, fetched_at) in validators.items():
+                save_validators(session, url, etag, last_modified, sha256, fetched_at)
     result = RunResult(source.name, status, seen, changed, errors, first_error, run_id)
     (log.warning if status != "ok" else log.info)("%s", result.summary())
     return result

@@ -1,8 +1,9 @@
 """Storing what scrapers yield: documents, versions, snapshot index rows, validators.
 
 A new document version is written only when the content changes. Everything about one
-document happens in the caller's transaction, together with the records derived from it
-and the conditional-request validators, so a crash leaves either all of it or none.
+document happens in the caller's transaction, together with the records derived from it,
+so a crash leaves either all of it or none. (Conditional-request validators are saved by the
+pipeline only once a whole source run has succeeded: see pipeline._run_source_locked.)
 """
 
 from __future__ import annotations

@@ -224,3 +224,11 @@ def save_validators(session: Session, url: str, etag: str | None, last_modified:
     else:
         row.etag, row.last_modified, row.content_sha256, row.checked_at = etag, last_modified, sha256, now
     session.flush()
+
+
+def forget_validators(session: Session, url: str) -> None:
+    """Drop a URL's validators (its next fetch is unconditional and never `unchanged`)."""
+    row = session.get(HttpCache, url)
+    if row is not None:
+        session.delete(row)
+        session.flush()
