@@ -71,6 +71,7 @@ def run_sources(app: App, names: list[str], *, progress: bool | None = None,
     for src in sources:  # fail fast on configuration, before any fetching
         build_scraper(src, kinds)
     store = SnapshotStore(config.data_path / "snapshots")
+    store.clean_temp()
     fetcher = Fetcher(config.fetch, engine, store)
     try:
         workers = max(1, min(len(sources), config.fetch.max_connections))

@@ -1,9 +1,11 @@
 """Content-addressed snapshot store: raw bytes stored once under their sha256, gzip-compressed.
 
 Layout: <root>/ab/cd/<sha256>.gz (root is <data_dir>/snapshots). A file is written to a
-temporary name in the same folder, fsynced and renamed, so a reader (or a crash) never sees
-half a snapshot; writing the same bytes twice is a no-op. The `snapshots` table row is the
-pipeline's job, inserted with the document version that points at it.
+temporary name in <root>/.tmp (named after the writing process), fsynced and renamed, so a
+reader (or a crash) never sees half a snapshot; writing the same bytes twice is a no-op.
+`clean_temp()` removes what a killed writer left there (called at the start of every run).
+The `snapshots` table row is the pipeline's job, inserted with the document version that
+points at it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
@@ -74,10 +77,36 @@ class SnapshotStore:
         """Bytes on disk (compressed): for the `snapshots.stored_size` column."""
         return self.path_for(sha256).stat().st_size
 
+    @property
+    def temp_dir(self) -> Path:
+        return self.root / ".tmp"
+
+    def clean_temp(self, *, max_age_s: float = 24 * 3600) -> int:
+        """Remove half-written files of writers that died (SIGKILL, power loss), or older than
+        `max_age_s` whoever wrote them; a live writer's file is left alone. Returns the count."""
+        removed = 0
+        try:
+            entries = list(os.scandir(self.temp_dir))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            pid = entry.name.removeprefix(".tmp-").split("-", 1)[0]
+            try:
+                stale = time.time() - entry.stat().st_mtime > max_age_s
+                if stale or (pid.isdigit() and not _alive(int(pid))):
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        if removed:
+            log.warning("removed %d half-written snapshot file(s) left by a stopped run", removed)
+        return removed
+
     def _write(self, path: Path, blob: bytes) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".gz")
+            self.temp_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.temp_dir, prefix=f".tmp-{os.getpid()}-", suffix=".gz")
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(blob)
@@ -91,6 +120,18 @@ class SnapshotStore:
             _fsync_dir(path.parent)
         except OSError as exc:
             raise StorageError(f"cannot write snapshot {path.name}: {exc}") from exc
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but not ours to signal
+        return True
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:
