@@ -56,6 +56,27 @@ def make_holder() -> str:
     return f"{host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
+def _holder_is_dead(holder: str) -> bool:
+    """True when `holder` (a `make_holder` id) names a process of this host that has exited.
+
+    Only a definite "no such process" counts; anything else (another host, a holder id of
+    another form, a process we may not signal, a reused pid) leaves the lease to expire.
+    """
+    parts = holder.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname()[:120] or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _now(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
@@ -97,6 +118,16 @@ def acquire(engine: Engine, name: str, holder: str, ttl_s: float, now: datetime 
         # The write comes first so SQLite takes its write lock at once (no read→write upgrade).
         conn.execute(stmt)
         current = conn.execute(select(_T.c.holder).where(_T.c.name == name)).scalar_one()
+        if current != holder and _holder_is_dead(current):
+            # A process of this host that no longer exists (SIGKILL, OOM) cannot renew: take
+            # its lease at once rather than after ttl_s. Compare-and-set on the dead holder,
+            # so of two processes doing this only one wins.
+            taken = conn.execute(update(_T).where(_T.c.name == name, _T.c.holder == current)
+                                 .values(holder=holder, acquired_at=now, expires_at=expires))
+            if taken.rowcount == 1:
+                log.warning("lease %s: taken over from %s, a process of this host that has died",
+                            name, current)
+                current = holder
     won = current == holder
     log.debug("lease %s: %s by %s", name, "acquired" if won else "held by " + current, holder)
     return won
