@@ -76,9 +76,7 @@ def test_press_ahead_wrong_date_and_unofficial_reports(demo_out: Path) -> None:
 
 
 def test_shift_jis_page_and_broken_page(demo_out: Path, capsys) -> None:
-    cfg = demo_out / "cfg.toml"
-    cfg.write_text(f'data_dir = "{demo_out / "data"}"\n[database]\nurl = "sqlite:///{demo_out / "regwatch.db"}"\n',
-                   encoding="utf-8")
+    cfg = demo_out / "regwatch.toml"  # written by the demo for exploring its history
     assert main(["--config", str(cfg), "query",
                  "SELECT d.url, v.encoding, v.title FROM documents d JOIN document_versions v "
                  "ON v.document_id = d.id WHERE d.url LIKE '%20230721003.html'", "--format", "json"]) == 0

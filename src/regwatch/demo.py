@@ -110,6 +110,11 @@ def run_demo(base: Config, out_dir: Path) -> None:
             summary = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
         finally:
             app.close()
+    # A config naming the demo database, so that every other command can look at it.
+    (out_dir / "regwatch.toml").write_text(
+        f'# Written by `regwatch demo`: point other commands at the demo history.\n'
+        f'data_dir = "{out_dir / "data"}"\n\n[database]\nurl = "sqlite:///{out_dir / "regwatch.db"}"\n',
+        encoding="utf-8")
     changes = summary.get("changes", [])
     outside = [c for c in changes if c.get("outside_wassenaar")]
     emls = sorted((out_dir / "digests").rglob("*.eml"))
@@ -117,6 +122,7 @@ def run_demo(base: Config, out_dir: Path) -> None:
     click.echo(f"  report:   {out_dir / 'report.html'}")
     click.echo(f"  json:     {out_dir / 'report.json'}")
     click.echo(f"  digests:  {len(emls)} e-mails under {out_dir / 'digests'}")
-    click.echo(f"  database: {out_dir / 'regwatch.db'} (try: regwatch --config <file> query …)")
+    click.echo(f"  database: {out_dir / 'regwatch.db'}")
+    click.echo(f"  explore:  regwatch --config {out_dir / 'regwatch.toml'} status | report | query | diff")
     click.echo(f"  {len(changes)} control-list changes; {len(outside)} outside the Wassenaar "
                "Arrangement")
