@@ -49,8 +49,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SELECTOR = "#items"
-BENCH_FETCH = dict(max_connections=48, per_host_connections=48, min_interval_s=0.0, retries=1,
+BENCH_FETCH = dict(max_connections=32, per_host_connections=32, min_interval_s=0.0, retries=1,
                    timeout_s=30.0, respect_robots=True)
+if os.environ.get("BENCH_CONNECTIONS"):  # set by --connections, read by the child processes too
+    BENCH_FETCH.update(max_connections=int(os.environ["BENCH_CONNECTIONS"]),
+                       per_host_connections=int(os.environ["BENCH_CONNECTIONS"]))
 
 JA_WORDS = ["輸出貿易管理令", "外国為替令", "半導体製造装置", "量子コンピュータ", "極低温", "電子顕微鏡",
             "該非判定", "包括許可", "キャッチオール規制", "リスト規制", "役務取引", "仕向地", "改正",
@@ -142,6 +145,9 @@ def serve(root: str, latency: float, port_q, stop_ev, stats) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: without TCP_NODELAY, Nagle and the client's
+        # delayed ACK add ~40 ms to every keep-alive request, on top of the 20 ms latency.
+        disable_nagle_algorithm = True
 
         def log_message(self, *a):
             pass
@@ -198,61 +204,110 @@ def serve(root: str, latency: float, port_q, stop_ev, stats) -> None:
 # ---------------------------------------------------------------------- regwatch pass (child process)
 
 
-def regwatch_pass(workdir: Path, urls_file: Path, first_url: str, label: str) -> dict:
-    """One pass of the page watcher with the pipeline's storage; runs in its own process."""
+def regwatch_pass(workdir: Path, urls_file: Path, first_url: str, label: str, pipeline: bool) -> dict:
+    """One pass of the page watcher; runs in its own process.
+
+    Storage stands in for the pipeline's with bulk writes (text sha per URL, http_cache
+    validators), so the numbers measure the fetch layer and the scraper; with `pipeline`
+    every Document goes through regwatch.store.store_document + save_validators instead.
+    """
     t_start = time.perf_counter()
     sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+    from sqlalchemy import text
+
     from regwatch.config import FetchConfig, SourceConfig
     from regwatch.db.session import make_engine, transaction, upgrade
-    from regwatch.fetch.context import FetchContext, save_validators
     from regwatch.fetch.http import Fetcher
     from regwatch.fetch.snapshots import SnapshotStore
-    from regwatch.store import ensure_source, store_document
     from scrapers.page import Page
 
+    fresh = not (workdir / "regwatch.db").exists()
     engine = make_engine(f"sqlite:///{workdir / 'regwatch.db'}")
-    upgrade(engine)
+    if fresh:
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE bench_texts (url TEXT PRIMARY KEY, sha TEXT, text TEXT)"))
     store = SnapshotStore(workdir / "snapshots")
     cfg = dataclasses.replace(FetchConfig(), **BENCH_FETCH)
     now = datetime.now(UTC)
     source = SourceConfig(name="bench-pages", scraper="page", url=first_url,
                           options={"urls_file": str(urls_file), "selector": SELECTOR})
     t0 = time.perf_counter()
-    pages = errors = 0
+    pages = 0
+    changed: dict[str, list[str | None]] = {}
     with Fetcher(cfg, engine, store) as fetcher:
         scraper = Page(source)
+        from regwatch.fetch.context import FetchContext
+
         ctx = FetchContext(fetcher, source, scraper.options, now=now, engine=engine, progress=False)
-        with transaction(engine) as s:
-            source_id = ensure_source(s, source.name, source.scraper, now)
         docs = scraper.scrape(ctx)
-        done = False
-        while not done:  # the pipeline's work, in batches of 200 documents per transaction
+        if pipeline:
+            pages = _store_with_pipeline(engine, store, source, docs, now)
+        else:
+            with engine.connect() as conn:
+                known = dict(conn.execute(text("SELECT url, sha FROM bench_texts")).all())
+            texts, validators = [], []
+            for doc in docs:
+                pages += 1
+                if doc.unchanged or doc.metadata.get("gone"):
+                    continue
+                sha = hashlib.sha256(doc.text.encode()).hexdigest()
+                if doc.url in known and known[doc.url] != sha:
+                    changed[doc.url] = [None, doc.text]
+                texts.append({"url": doc.url, "sha": sha, "text": doc.text})
+                http = doc.metadata["http"]
+                validators.append({"url": http["url"], "etag": http["etag"], "lm": http["last_modified"],
+                                   "sha": doc.snapshot.sha256, "now": now})
             with transaction(engine) as s:
-                for _ in range(200):
-                    doc = next(docs, None)
-                    if doc is None:
-                        done = True
-                        break
-                    pages += 1
-                    size = store.stored_size(doc.snapshot.sha256) if doc.snapshot else None
-                    store_document(s, source_id, doc, stored_size=size)
-                    http = doc.metadata.get("http") or {}
-                    if doc.snapshot is not None and not doc.metadata.get("gone"):
-                        save_validators(s, http.get("url") or doc.url, http.get("etag"),
-                                        http.get("last_modified"), doc.snapshot.sha256, now)
+                for url in changed:  # the previous text, for the diff
+                    changed[url][0] = s.execute(text("SELECT text FROM bench_texts WHERE url = :u"),
+                                                {"u": url}).scalar()
+                if texts:
+                    s.execute(text("INSERT OR REPLACE INTO bench_texts VALUES (:url, :sha, :text)"), texts)
+                if validators:
+                    s.execute(text("INSERT OR REPLACE INTO http_cache (url, etag, last_modified, "
+                                   "content_sha256, checked_at) VALUES (:url, :etag, :lm, :sha, :now)"),
+                              validators)
         errors = len(ctx.issues)
     elapsed = time.perf_counter() - t0
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        changed = conn.execute(text(
-            "SELECT d.url, v.text, (SELECT p.text FROM document_versions p WHERE p.document_id = d.id "
-            "AND p.version = v.version - 1) FROM document_versions v JOIN documents d ON d.id = v.document_id "
-            "WHERE v.change_type = 'changed'")).all()
+    if pipeline:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT d.url, v.text, (SELECT p.text FROM document_versions p WHERE p.document_id = d.id "
+                "AND p.version = v.version - 1) FROM document_versions v "
+                "JOIN documents d ON d.id = v.document_id WHERE v.change_type = 'changed'")).all()
+        changed = {u: [old, new] for u, new, old in rows}
     return {"label": label, "seconds": elapsed, "process_seconds": time.perf_counter() - t_start,
             "pages": pages, "errors": errors, "issues": [i.to_json() for i in ctx.issues[:5]],
-            "changed": {u: [old, new] for u, new, old in changed},
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "changed": changed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "cpu_seconds": time.process_time()}
+
+
+def _store_with_pipeline(engine, store, source, docs, now) -> int:
+    """What regwatch.pipeline does per Document (in transactions of 200 documents)."""
+    from regwatch.db.session import transaction
+    from regwatch.fetch.context import save_validators
+    from regwatch.store import ensure_source, store_document
+
+    with transaction(engine) as s:
+        source_id = ensure_source(s, source.name, source.scraper, now)
+    pages = 0
+    done = False
+    while not done:
+        with transaction(engine) as s:
+            for _ in range(200):
+                doc = next(docs, None)
+                if doc is None:
+                    done = True
+                    break
+                pages += 1
+                size = store.stored_size(doc.snapshot.sha256) if doc.snapshot else None
+                store_document(s, source_id, doc, stored_size=size)
+                http = doc.metadata.get("http") or {}
+                if doc.snapshot is not None and not doc.metadata.get("gone"):
+                    save_validators(s, http.get("url") or doc.url, http.get("etag"),
+                                    http.get("last_modified"), doc.snapshot.sha256, now)
+    return pages
 
 
 def run_child(args: list[str]) -> tuple[dict, float]:
@@ -313,9 +368,16 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=20.0)
     ap.add_argument("--workdir", type=Path, default=None, help="kept afterwards when given")
     ap.add_argument("--skip-urlwatch", action="store_true")
+    ap.add_argument("--connections", type=int, default=None,
+                    help="regwatch max_connections = per_host_connections (default 32)")
+    ap.add_argument("--pipeline", action="store_true",
+                    help="store every Document through regwatch.store (the pipeline's storage)")
     ap.add_argument("--child", nargs=4, metavar=("WORKDIR", "URLS_FILE", "FIRST_URL", "LABEL"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.connections:
+        os.environ["BENCH_CONNECTIONS"] = str(args.connections)
+        BENCH_FETCH.update(max_connections=args.connections, per_host_connections=args.connections)
     if args.child:
         w, f, u, label = args.child
         if os.environ.get("BENCH_PROFILE"):  # BENCH_PROFILE=1: cProfile of each regwatch pass
@@ -323,10 +385,10 @@ def main() -> None:
             import pstats
 
             prof = cProfile.Profile()
-            out = prof.runcall(regwatch_pass, Path(w), Path(f), u, label)
+            out = prof.runcall(regwatch_pass, Path(w), Path(f), u, label, args.pipeline)
             pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
         else:
-            out = regwatch_pass(Path(w), Path(f), u, label)
+            out = regwatch_pass(Path(w), Path(f), u, label, args.pipeline)
         print(json.dumps(out, ensure_ascii=False))
         return
 
@@ -361,10 +423,10 @@ def main() -> None:
             stats[0] = stats[1] = 0
         return got
 
-    results: dict[str, dict] = {}
     try:
         traffic()
-        rw1, rw1_wall = run_child(["--child", str(rw_dir), str(urls_file), urls[0], "first"])
+        extra = ["--pipeline"] if args.pipeline else []
+        rw1, rw1_wall = run_child([*extra, "--child", str(rw_dir), str(urls_file), urls[0], "first"])
         rw1["bytes"], rw1["requests"] = traffic()
         uw = None
         if not args.skip_urlwatch:
@@ -374,7 +436,7 @@ def main() -> None:
 
         truth, noise = mutate(pages, corpus)
 
-        rw2, rw2_wall = run_child(["--child", str(rw_dir), str(urls_file), urls[0], "recheck"])
+        rw2, rw2_wall = run_child([*extra, "--child", str(rw_dir), str(urls_file), urls[0], "recheck"])
         rw2["bytes"], rw2["requests"] = traffic()
         if not args.skip_urlwatch:
             uw2_s, report, uw_rss = urlwatch_pass(cmd, uw_dir)
@@ -396,6 +458,7 @@ def main() -> None:
     print(f"{'regwatch bytes in':24}{rw1['bytes'] / 1e6:>20.2f}MB{rw2['bytes'] / 1e6:>20.2f}MB"
           f"   requests {rw1['requests']} / {rw2['requests']}")
     print(f"regwatch errors: {rw1['errors']} / {rw2['errors']} {rw1['issues'] or ''}{rw2['issues'] or ''}")
+    print(f"regwatch CPU time (process): {rw1['cpu_seconds']:.2f}s / {rw2['cpu_seconds']:.2f}s")
     print(f"regwatch peak RSS: {max(rw1['peak_rss_mb'], rw2['peak_rss_mb']):.0f} MB")
     missed, extra = truth_urls - detected, detected - truth_urls
     exact = not missed and not extra

@@ -573,6 +573,8 @@ def _create_views() -> None:
                last.error AS last_error,
                last.status AS last_status,
                last.documents_seen AS last_documents_seen,
+               (SELECT count(*) FROM fetch_log f WHERE f.run_id = last.id AND f.error IS NOT NULL)
+                   AS last_fetch_errors,
                (SELECT avg(x.documents_seen) FROM
                   (SELECT r.documents_seen FROM source_runs r
                     WHERE r.source_id = s.id AND r.status IN ('ok', 'partial')

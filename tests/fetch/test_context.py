@@ -143,3 +143,33 @@ def test_fetch_log_survives_failed_transaction(server, make_fetcher, engine):
     with engine.connect() as conn:
         assert conn.execute(select(FetchLog.url).where(FetchLog.url == server.url("/a"))).scalar()
         assert conn.execute(select(SourceRow).where(SourceRow.name == "rolled-back")).first() is None
+
+
+def test_fetch_failures_show_in_source_health(server, make_fetcher, engine):
+    from sqlalchemy import text
+
+    from regwatch.db.tables import SourceRun
+
+    source_id = _seed(engine)
+    with transaction(engine) as s:
+        run = SourceRun(source_id=source_id, started_at=NOW, status="partial", finished_at=NOW)
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    server.route("/ok", body="fine")
+    server.route("/boom", status=503)
+    f = make_fetcher(engine, retries=1)
+    source = SourceConfig(name="test-src", scraper="page", url=server.url("/"))
+    ctx = FetchContext(f, source, None, run_id=run_id, now=NOW, engine=engine)
+    for path in ("/ok", "/boom", "/missing"):
+        with ctx.item(path):
+            ctx.fetch(server.url(path))
+    f.flush()
+    with engine.connect() as conn:
+        health = conn.execute(text("SELECT last_fetch_errors FROM v_source_health WHERE source = 'test-src'")).scalar()
+        errors = conn.execute(select(FetchLog.url, FetchLog.attempts, FetchLog.error)
+                              .where(FetchLog.run_id == run_id, FetchLog.error.is_not(None))
+                              .order_by(FetchLog.url)).all()
+    assert health == 2
+    assert errors == [(server.url("/boom"), 2, "HTTP 503"), (server.url("/missing"), 1, "HTTP 404")]
+    assert len(ctx.issues) == 2

@@ -270,6 +270,18 @@ def test_gzip_body_is_stored_decoded(server, make_fetcher, store):
     assert res.content == body and res.content_encoding == "gzip"
     assert store.get(res.sha256) == body
     assert "gzip" in server.requests("/gz")[0].headers["accept-encoding"]
+    # the gzip member from the wire is the stored file: no second compression
+    assert gzip.decompress(store.path_for(res.sha256).read_bytes()) == body
+
+
+def test_validators_many_reads_http_cache(make_fetcher, engine):
+    from datetime import UTC, datetime
+
+    with transaction(engine) as s:
+        for i in range(3):
+            save_validators(s, f"http://x/{i}", f'"e{i}"', None, str(i) * 64, datetime.now(UTC))
+    got = make_fetcher(engine).validators_many([f"http://x/{i}" for i in range(5)])
+    assert got == {f"http://x/{i}": Validators(f'"e{i}"', None, str(i) * 64) for i in range(3)}
 
 
 def test_raw_deflate_body(server, make_fetcher):

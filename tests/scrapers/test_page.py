@@ -66,6 +66,7 @@ def test_watched_text_lines_selector_and_title():
     assert title == "T 1"
     assert text == "Head\none two\na b\nsel bold"
     assert watched_text(html, "div.c")[1] == "sel bold"
+    assert watched_text("<body><pre>a  b\n  c</pre><p>x\u3000\u00a0y</p></body>")[1] == "a b\nc\nx y"
     assert watched_text('<?xml version="1.0" encoding="utf-8"?><html><body><p>x</p></body></html>')[1] == "x"
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from regwatch.config import SourceConfig
 from regwatch.db.tables import DocumentRow, DocumentVersion, HttpCache, SourceRow
 from regwatch.errors import FetchError, ParseError, RegwatchError
-from regwatch.fetch.http import Fetcher, FetchResult
+from regwatch.fetch.http import Fetcher, FetchResult, Validators
 from regwatch.fetch.progress import Progress
 from regwatch.models import Document
 
@@ -68,9 +68,12 @@ class FetchContext:
 
     # ------------------------------------------------------------------ fetching
 
-    def fetch(self, url: str, *, conditional: bool = True, accept: str | None = None) -> FetchResult:
+    def fetch(self, url: str, *, conditional: bool = True, accept: str | None = None,
+              validators: Validators | None = None) -> FetchResult:
+        """Polite GET within this source's settings and hosts. `validators` (normally read
+        from http_cache) may be given when already known."""
         return self.fetcher.fetch(url, config=self.config, allowed_hosts=self.allowed_hosts,
-                                  conditional=conditional, accept=accept,
+                                  conditional=conditional, accept=accept, validators=validators,
                                   source_id=self.source_id, run_id=self.run_id)
 
     def fetch_many(self, urls: Iterable[str], **kw: Any) -> Iterator[tuple[str, FetchResult | FetchError]]:
@@ -84,10 +87,13 @@ class FetchContext:
         bar = Progress(len(urls), self.source.name, enabled=self._progress)
         todo = iter(urls)
         pending: dict[Future[FetchResult], str] = {}
+        known = self.fetcher.validators_many(urls) if kw.get("conditional", True) else {}
+        _ = self.source_id  # look it up once, not in every worker
 
         def submit(pool: ThreadPoolExecutor) -> None:
             for url in todo:
-                pending[pool.submit(self.fetch, url, **kw)] = url
+                pending[pool.submit(self.fetch, url, validators=known.get(url, Validators()),
+                                    **kw)] = url
                 if len(pending) >= 2 * workers:
                     return
 
@@ -139,7 +145,7 @@ class FetchContext:
             with self.engine.connect() as conn:
                 self._source_id = conn.execute(
                     select(SourceRow.id).where(SourceRow.name == self.source.name)).scalar()
-            self._source_id_known = self._source_id is not None
+            self._source_id_known = True  # the pipeline creates the row before the context
         return self._source_id
 
     def is_stored(self, key: str) -> bool:

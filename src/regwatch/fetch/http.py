@@ -110,6 +110,7 @@ class _Response:
     headers: httpx.Headers
     body: bytes | None
     content_encoding: str | None
+    gzipped: bytes | None = None  # the wire bytes, when they are one gzip member of `body`
 
 
 @dataclass
@@ -217,6 +218,19 @@ class Fetcher:
                                .where(HttpCache.url == url)).first()
         return Validators(*row) if row else Validators()
 
+    def validators_many(self, urls: list[str]) -> dict[str, Validators]:
+        """Validators of many URLs in a few queries (a watcher of thousands must not ask one by one)."""
+        out: dict[str, Validators] = {}
+        if self.engine is None:
+            return out
+        with self.engine.connect() as conn:
+            for i in range(0, len(urls), 500):
+                rows = conn.execute(select(HttpCache.url, HttpCache.etag, HttpCache.last_modified,
+                                           HttpCache.content_sha256)
+                                    .where(HttpCache.url.in_(urls[i:i + 500])))
+                out.update({url: Validators(etag, lm, sha) for url, etag, lm, sha in rows})
+        return out
+
     def flush(self) -> None:
         """Wait until every fetch_log row queued so far is written."""
         if self._writer:
@@ -277,8 +291,8 @@ class Fetcher:
                     if status >= 400:
                         raise _Fail(f"HTTP {status}", status=status)
                     coding = (r.headers.get("content-encoding") or "").strip().lower() or None
-                    body = _read_body(r, coding, cap, deadline)
-                    return _Response(status, url, r.headers, body, coding)
+                    body, gzipped = _read_body(r, coding, cap, deadline)
+                    return _Response(status, url, r.headers, body, coding, gzipped)
             except httpx.TimeoutException as exc:
                 raise _Fail(f"timeout ({type(exc).__name__})", retry=True) from None
             except httpx.TransportError as exc:
@@ -372,8 +386,8 @@ class Fetcher:
         body = resp.body or b""
         content_type = resp.headers.get("content-type")
         media = media_type_of(content_type)
-        snapshot = self.store.put(body, media) if self.store is not None else \
-            Snapshot(_sha256(body), len(body), media)
+        snapshot = self.store.put(body, media, gzipped=resp.gzipped) if self.store is not None \
+            else Snapshot(_sha256(body), len(body), media)
         text = enc = enc_source = None
         if is_text_type(content_type):
             decoded = decode(body, content_type)
@@ -404,15 +418,20 @@ class Fetcher:
 # ---------------------------------------------------------------------- body reading
 
 
-def _read_body(r: httpx.Response, coding: str | None, cap: int, deadline: float) -> bytes:
+def _read_body(r: httpx.Response, coding: str | None, cap: int,
+               deadline: float) -> tuple[bytes, bytes | None]:
+    """(body, the gzip wire bytes when reusable as the stored snapshot file)."""
     declared = r.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cap:
         raise _Fail(f"body too large: Content-Length {declared} > max_body_bytes {cap}")
     inflater = _Inflater(coding)
     out = bytearray()
+    wire: list[bytes] = []
     raw = 0
     for chunk in r.iter_raw():  # as received: a chunk size would buffer past the deadline
         raw += len(chunk)
+        if inflater.coding == "gzip":
+            wire.append(chunk)
         if raw > cap:
             raise _Fail(f"body too large: more than max_body_bytes {cap} on the wire")
         out += inflater.feed(chunk, cap - len(out))
@@ -421,7 +440,8 @@ def _read_body(r: httpx.Response, coding: str | None, cap: int, deadline: float)
         if time.monotonic() > deadline:
             raise _Fail("timeout (body not complete within timeout_s)", retry=True)
     inflater.finish()
-    return bytes(out)
+    reusable = inflater.coding == "gzip" and not inflater.trailing
+    return bytes(out), b"".join(wire) if reusable else None
 
 
 class _Inflater:
@@ -433,6 +453,7 @@ class _Inflater:
         if coding in (None, "identity"):
             self.coding = None
         elif coding in ("gzip", "x-gzip"):
+            self.coding = "gzip"
             self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif coding != "deflate":
             raise _Fail(f"unsupported Content-Encoding {coding!r}")
@@ -451,6 +472,11 @@ class _Inflater:
     def finish(self) -> None:
         if self._d is not None and not self._d.eof:
             raise _Fail(f"truncated {self.coding} body", retry=True)
+
+    @property
+    def trailing(self) -> bool:
+        """Bytes after the end of the (first) compressed stream: ignored, so not reusable."""
+        return bool(self._d is not None and self._d.unused_data)
 
 
 class _LogWriter:

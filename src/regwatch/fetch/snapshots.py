@@ -44,12 +44,17 @@ class SnapshotStore:
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
-    def put(self, data: bytes, media_type: str | None = None) -> Snapshot:
-        """Store `data` (once) and return its Snapshot."""
+    def put(self, data: bytes, media_type: str | None = None, *, gzipped: bytes | None = None) -> Snapshot:
+        """Store `data` (once) and return its Snapshot.
+
+        `gzipped`, when given, is a single gzip member that inflates to exactly `data` (the
+        body as it came on the wire): stored as is, which saves compressing it again.
+        """
         digest = sha256_hex(data)
         path = self.path_for(digest)
         if not path.is_file():
-            self._write(path, gzip.compress(data, compresslevel=_LEVEL, mtime=0))
+            self._write(path, gzipped if gzipped is not None
+                        else gzip.compress(data, compresslevel=_LEVEL, mtime=0))
         return Snapshot(sha256=digest, size=len(data), media_type=media_type)
 
     def get(self, sha256: str) -> bytes:
