@@ -57,6 +57,14 @@ def test_2023_additions_are_dated_and_exact(demo_out: Path) -> None:
         by_type[c["change_type"]] = by_type.get(c["change_type"], 0) + 1
         assert c["announced_on"] == "2023-03-31" and c["promulgated_on"] == "2023-05-23"
     assert by_type == {"added": 73, "amended": 2, "renumbered": 3}
+    report = (demo_out / "report.html").read_text(encoding="utf-8")
+    assert "23 categories added, effective 2023-07-23" in report  # the count METI states
+
+
+def test_watched_anpo_pages_show_as_page_changes(demo_out: Path) -> None:
+    docs = json.loads((demo_out / "report.json").read_text(encoding="utf-8"))["documents"]
+    index = [d["change_type"] for d in docs if d["url"].endswith("/policy/anpo/index.html")]
+    assert index == ["added", "changed", "changed", "changed"]
 
 
 def test_press_ahead_wrong_date_and_unofficial_reports(demo_out: Path) -> None:

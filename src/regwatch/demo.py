@@ -40,6 +40,8 @@ def demo_config(base: Config, out_dir: Path, server: ReplayServer) -> Config:
         SourceConfig(name="meti-press-en", scraper="meti_press",
                      url=local("https://www.meti.go.jp/english/press/index.html"),
                      options={"language": "en"}),
+        SourceConfig(name="meti-anpo", scraper="meti_anpo",
+                     url=local("https://www.meti.go.jp/policy/anpo/index.html")),
         *(SourceConfig(name=f"press-{f.file.split('/')[-1].split('.')[0]}", scraper="press",
                        urls=[local(f.url)], options=_press_options(f.file))
           for f in story.feeds if f.file.startswith("press/")),

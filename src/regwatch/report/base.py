@@ -161,10 +161,10 @@ def headline(group: EventGroup, data: ReportData) -> Headline:
     added_cats = sorted({cat for c in changes if c.change_type == "added" for cat in c.categories})
     all_cats = sorted({cat for c in changes for cat in c.categories})
     stated = next((c.event.get("stated_item_count") for c in changes if c.event), None)
-    if stated and all(c.change_type == "added" for c in changes):
+    if stated and added_cats:
         # The announcement's own count ("four categories") beats counting our tags.
         subject, verb = _plural(stated, "category", "categories"), "added"
-        told = list(changes)
+        told = [c for c in changes if c.change_type == "added"]
     elif added_cats:
         subject, verb = _plural(len(added_cats), "category", "categories"), "added"
         told = [c for c in changes if c.change_type == "added" and c.categories]
