@@ -215,9 +215,10 @@ def table_states(engine: Engine) -> dict[str, list[str]]:
     Normalisation, so that equal knowledge gives equal rows whatever order or process
     wrote it:
     - surrogate keys (a single integer primary key `id`, autoincremented) are dropped;
-    - a foreign key is replaced by the digest of the row it points at, normalised the same
-      way (so `document_versions.document_id` becomes "the document with this source and
-      key", not a number that depends on insertion order);
+    - a foreign key is replaced by the digest of the natural key of the row it points at
+      (its non-surrogate primary key or first unique constraint, itself normalised the same
+      way; the whole row where it has none), so `document_versions.document_id` becomes "the
+      document with this source and key", not a number that depends on insertion order;
     - datetimes are compared as UTC ISO strings, JSON by its canonical serialisation.
     Nothing else is dropped: every other column of every other table is compared.
     """
@@ -266,8 +267,25 @@ def table_states(engine: Engine) -> dict[str, list[str]]:
             return f"{name}:missing:{value}"
         mk = (name, id(target))
         if mk not in memo:
-            memo[mk] = hashlib.sha256(_canonical(normalised(name, target)).encode()).hexdigest()[:24]
+            full = normalised(name, target)
+            natural = natural_key(name)
+            ident = {c: full[c] for c in natural} if natural else full
+            memo[mk] = hashlib.sha256(_canonical(ident).encode()).hexdigest()[:24]
         return memo[mk]
+
+    def natural_key(name: str) -> list[str] | None:
+        t = tables.get(name)
+        if t is None:
+            return None
+        if not surrogate(name):
+            return [c.name for c in t.primary_key.columns]
+        from sqlalchemy import UniqueConstraint
+
+        for c in t.constraints:
+            if isinstance(c, UniqueConstraint) and c.columns:
+                return [col.name for col in c.columns]
+        unique = [c.name for c in t.columns if c.unique]
+        return unique[:1] or None
 
     return {name: sorted(_canonical(normalised(name, r)) for r in rows[name]) for name in names}
 
