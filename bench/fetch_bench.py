@@ -310,12 +310,27 @@ def _store_with_pipeline(engine, store, source, docs, now) -> int:
     return pages
 
 
+def run_measured(cmd: list[str], env: dict | None = None) -> tuple[int, str, str, float, float]:
+    """(returncode, stdout, stderr, wall seconds, peak RSS MB) of one child process alone."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return (proc.returncode, out.read().decode("utf-8", "replace"),
+                err.read().decode("utf-8", "replace"), wall, usage.ru_maxrss / 1024)
+
+
 def run_child(args: list[str]) -> tuple[dict, float]:
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
-    if os.environ.get("BENCH_PROFILE"):
-        sys.stderr.write(out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1]), time.perf_counter() - t0
+    code, out, err, wall, _ = run_measured([sys.executable, __file__, *args])
+    if os.environ.get("BENCH_PROFILE") or code != 0:
+        sys.stderr.write(err)
+    if code != 0:
+        raise SystemExit(f"regwatch pass failed ({code})")
+    return json.loads(out.strip().splitlines()[-1]), wall
 
 
 # ---------------------------------------------------------------------- urlwatch
@@ -340,12 +355,10 @@ def urlwatch_setup(tmp: Path, urls: list[str]) -> list[str]:
 
 def urlwatch_pass(cmd: list[str], home: Path) -> tuple[float, str, float]:
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_CACHE_HOME": str(home)}
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    elapsed = time.perf_counter() - t0
-    if out.returncode not in (0, 1):
-        raise SystemExit(f"urlwatch failed ({out.returncode}): {out.stderr[-2000:]}")
-    return elapsed, out.stdout, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    code, out, err, wall, rss = run_measured(cmd, env)
+    if code not in (0, 1):
+        raise SystemExit(f"urlwatch failed ({code}): {err[-2000:]}")
+    return wall, out, rss
 
 
 def urlwatch_changed(report: str) -> set[int]:
@@ -431,7 +444,7 @@ def main() -> None:
         uw = None
         if not args.skip_urlwatch:
             cmd = urlwatch_setup(uw_dir, urls)
-            uw1_s, _, _ = urlwatch_pass(cmd, uw_dir)
+            uw1_s, _, uw1_rss = urlwatch_pass(cmd, uw_dir)
             uw1_bytes, uw1_req = traffic()
 
         truth, noise = mutate(pages, corpus)
@@ -441,7 +454,7 @@ def main() -> None:
         if not args.skip_urlwatch:
             uw2_s, report, uw_rss = urlwatch_pass(cmd, uw_dir)
             uw2_bytes, uw2_req = traffic()
-            uw = dict(first=uw1_s, recheck=uw2_s, report=report, rss=uw_rss,
+            uw = dict(first=uw1_s, recheck=uw2_s, report=report, rss=max(uw1_rss, uw_rss),
                       bytes=(uw1_bytes, uw2_bytes), requests=(uw1_req, uw2_req))
     finally:
         stop_ev.set()
@@ -487,7 +500,7 @@ def main() -> None:
           f"   ({uw['first']:.2f}s / {uw['recheck']:.2f}s, process wall)")
     print(f"{'urlwatch bytes in':24}{uw['bytes'][0] / 1e6:>20.2f}MB{uw['bytes'][1] / 1e6:>20.2f}MB"
           f"   requests {uw['requests'][0]} / {uw['requests'][1]}")
-    print(f"urlwatch peak RSS: {uw['rss']:.0f} MB (largest child process)")
+    print(f"urlwatch peak RSS: {uw['rss']:.0f} MB")
     print(f"urlwatch changes reported: {len(uw_detected)} of {len(truth)} true "
           f"({len(uw_detected & set(truth))} right, {len(uw_detected - set(truth))} extra)")
     print(f"urlwatch Shift_JIS diff (page {sj}): {'readable' if uw_readable else 'MOJIBAKE'}: "
