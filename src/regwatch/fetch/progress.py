@@ -32,6 +32,7 @@ class Progress:
 
     def close(self) -> None:
         if self._bar is not None:
+            self._bar.refresh()  # the final counts, even if updates were throttled
             self._bar.close()
             self._bar = None
 
