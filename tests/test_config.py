@@ -99,3 +99,11 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     missing = [key for key, _default, _help in settings_help() if f"`{key}`" not in readme]
     assert missing == []
+
+
+def test_a_source_needs_somewhere_to_look(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="needs `url`"):
+        load_config(write(tmp_path, '[[source]]\nname = "x"\nscraper = "page"\n'), env={})
+    cfg = load_config(write(tmp_path, '[[source]]\nname = "x"\nscraper = "page"\nurls_file = "u.txt"\n'),
+                      env={})
+    assert cfg.sources[0].options == {"urls_file": "u.txt"}

@@ -352,8 +352,8 @@ def _check(cfg: Config, file: str) -> None:
         if src.name in seen:
             raise ConfigError("duplicate source name", file=file, key=key + ".name")
         seen.add(src.name)
-        if not src.all_urls():
-            raise ConfigError("needs `url` or `urls`", file=file, key=key)
+        if not src.all_urls() and not src.options.get("urls_file"):
+            raise ConfigError("needs `url`, `urls` or (page sources) `urls_file`", file=file, key=key)
         _check_cron(src.schedule, file, key + ".schedule", cfg.timezone)
     for i, sub in enumerate(cfg.subscribers):
         if "@" not in sub.email or any(c in sub.email for c in "\r\n<>,; "):
