@@ -81,6 +81,7 @@ class DigestConfig:
 class SchedulerConfig:
     misfire_grace_time_s: int = _help("A job that missed its time by less than this still runs.", 3600)
     lock_ttl_s: int = _help("Seconds after which a silent scheduler's lock may be taken over.", 120)
+    stop_grace_s: float = _help("On SIGTERM/SIGINT, how long runs in progress may take to finish.", 30.0)
 
 
 @dataclass(frozen=True)

@@ -412,6 +412,7 @@ def run_service(app: App, **kwargs: Any) -> None:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        kwargs.setdefault("stop_grace_s", app.config.scheduler.stop_grace_s)
         outcome = serve(app, stop=stop, hurry=hurry, **kwargs)
     finally:
         for s, handler in previous.items():
