@@ -31,7 +31,23 @@ class Problem:
 def catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool = False,
              sources: list[str] | None = None) -> list[Problem]:
     """Derive what is not yet derived. `rebuild_all_laws` re-derives every law history
-    (of `sources` only, when given) — for `regwatch reprocess`."""
+    (of `sources` only, when given) — for `regwatch reprocess`.
+
+    One derivation at a time per database (lease "derive"): two runs ending together would
+    otherwise derive the same pending versions twice. The second waits, then finds little
+    or nothing left to do."""
+    from regwatch import locks
+
+    def waiting(info) -> None:
+        log.info("waiting for another derivation to finish (%s)", info.describe() if info else "?")
+
+    with locks.lease(engine, "derive", ttl_s=max(60, config.scheduler.lock_ttl_s), wait=True,
+                     on_wait=waiting):
+        return _catch_up(engine, config, store, rebuild_all_laws=rebuild_all_laws, sources=sources)
+
+
+def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
+              sources: list[str] | None) -> list[Problem]:
     from regwatch.derive import announcements, events, law_history, press
     from regwatch.normalise.taxonomy import load_taxonomy
 
