@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -60,7 +61,11 @@ def load_world() -> Story:
 
 
 class EtagReplayServer(ReplayServer):
-    """ReplayServer that sends a strong ETag per body and answers If-None-Match with 304."""
+    """ReplayServer that sends a strong ETag per body and answers If-None-Match with 304.
+
+    `delay_s` slows every answer (to make two runs overlap for certain)."""
+
+    delay_s: float = 0.0
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -71,6 +76,8 @@ class EtagReplayServer(ReplayServer):
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 path = urlsplit(self.path).path
+                if server.delay_s:
+                    time.sleep(server.delay_s)
                 if path.endswith("/robots.txt"):
                     found: tuple[bytes, str] | None = (ROBOTS, "text/plain")
                 else:
@@ -119,6 +126,29 @@ def world_config(base_url: str, db_url: str, data_dir: Path, **fetch: Any) -> Co
     return dataclasses.replace(
         cfg, data_dir=str(data_dir), database=dataclasses.replace(cfg.database, url=db_url),
         fetch=dataclasses.replace(cfg.fetch, **fetch) if fetch else cfg.fetch)
+
+
+def write_config_toml(config: Config, path: Path, *, schedule: str | None = None) -> Path:
+    """`config` as a user TOML file for the `regwatch` command (sources, database, data_dir)."""
+    def val(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False)  # JSON strings, numbers, lists and bools are TOML
+
+    lines = [f"data_dir = {val(config.data_dir)}", "source = []", "", "[database]",
+             f"url = {val(config.database.url)}", "", "[fetch]"]
+    lines += [f"{f.name} = {val(getattr(config.fetch, f.name))}"
+              for f in dataclasses.fields(config.fetch)]
+    for src in config.sources:
+        lines += ["", "[[source]]", f"name = {val(src.name)}", f"scraper = {val(src.scraper)}"]
+        if src.url:
+            lines.append(f"url = {val(src.url)}")
+        if src.urls:
+            lines.append(f"urls = {val(src.urls)}")
+        if schedule:
+            lines.append(f"schedule = {val(schedule)}")
+        lines += [f"{k} = {val(v)}" for k, v in {**src.options, **src.fetch}.items()]
+    text_ = "\n".join(lines).replace("source = []\n", "", 1 if config.sources else 0) + "\n"
+    path.write_text(text_, encoding="utf-8")
+    return path
 
 
 # ---------------------------------------------------------------- databases
