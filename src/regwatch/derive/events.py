@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PARSER_VERSION = "events/1"
 DERIVED_KINDS = ("meti_press", "press", "regime_map")  # evidence this pass owns
+EGOV_EVIDENCE = "e-Gov law revision "  # how normalise.events cites a revision
 
 
 def rebuild_events(session: Session, config: Config, taxonomy) -> None:
@@ -49,6 +50,7 @@ def rebuild_events(session: Session, config: Config, taxonomy) -> None:
     regime_map = load_regime_map(config.regime_map_path())
     observed = {r.law_revision_id: r.observed_at for r in revisions}
     ann_rows = {a.url: row for row, a in announcements}
+    revision_docs = _revision_documents(session)
 
     # Clear what this pass owns, then write it again.
     session.execute(update(Announcement).values(event_id=None))
@@ -84,9 +86,15 @@ def rebuild_events(session: Session, config: Config, taxonomy) -> None:
         session.flush()
         for field, (url, quote) in draft.evidence.items():
             row = ann_rows.get(url)
-            session.add(Evidence(event_id=event.id, document_version_id=row.version_id if row else None,
-                                 url=url, kind="meti_press" if row else "egov_law",
-                                 title=row.title if row else None, quote=quote, field=field))
+            if row is not None:
+                session.add(Evidence(event_id=event.id, document_version_id=row.version_id, url=url,
+                                     kind="meti_press", title=row.title, quote=quote, field=field))
+                continue
+            rev_id = url.removeprefix(EGOV_EVIDENCE)  # the joiner names revisions, not URLs
+            rev_url, rev_version = revision_docs.get(rev_id, (url, None))
+            session.add(Evidence(event_id=event.id, document_version_id=rev_version, url=rev_url,
+                                 kind="egov_law", title=f"e-Gov revision {rev_id}", quote=quote,
+                                 field=field))
         for url in draft.announcement_urls:
             if url in ann_rows:
                 ann_rows[url].row.event_id = event.id
@@ -98,6 +106,16 @@ def rebuild_events(session: Session, config: Config, taxonomy) -> None:
         if key not in keep:
             session.delete(event)
     session.flush()
+
+
+def _revision_documents(session: Session) -> dict[str, tuple[str, int]]:
+    """law_revision_id → (URL, document version) of the stored revision text."""
+    from regwatch.db.tables import DocumentRow
+
+    rows = session.execute(select(LawRevision.law_revision_id, DocumentRow.url, LawRevision.document_version_id)
+                           .join(DocumentVersion, DocumentVersion.id == LawRevision.document_version_id)
+                           .join(DocumentRow, DocumentRow.id == DocumentVersion.document_id)).all()
+    return {rid: (url, vid) for rid, url, vid in rows}
 
 
 class _Ann:
