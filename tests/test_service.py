@@ -446,3 +446,18 @@ def test_scheduled_job_runs_the_real_pipeline(tmp_path, db_url, engine):
     assert health.source == "press-local" and health.consecutive_failures == 0
     assert health.last_documents_seen == 2  # the feed and its one article
     assert srv.requests("/feed.xml")
+
+
+def test_status_shows_next_runs_and_the_scheduler_lease(tmp_path, db_url, engine, capsys):
+    from regwatch.cli import main
+    from regwatch.health import source_health
+
+    hourly = staticmethod(lambda expr, tz: IntervalTrigger(hours=1, timezone=tz))
+    app = make_app(tmp_path, db_url, [("src-a", "0 6 * * *")])
+    with serving(app, Recorder(), trigger_for=hourly):
+        (health,) = source_health(engine, app.config)
+        assert health.source == "src-a" and health.next_run_at is not None
+        assert timedelta(minutes=59) < health.next_run_at - datetime.now(UTC) <= timedelta(hours=1)
+        assert main(["--config", str(tmp_path / "regwatch.toml"), "status"]) == 0
+        out = capsys.readouterr().out
+        assert "next_run_at" in out and "scheduler: lease held by" in out

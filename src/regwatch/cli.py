@@ -150,10 +150,14 @@ def run(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Show per-source health: last attempt and success, failures, last error."""
-    from regwatch.health import format_health, source_health
+    from regwatch.db.session import require_schema
+    from regwatch.health import format_health, scheduler_line, source_health
 
     app = _app(ctx)
+    require_schema(app.engine)
     click.echo(format_health(source_health(app.engine, app.config), fmt), nl=False)
+    if fmt == "table":
+        click.echo(scheduler_line(app.engine), nl=False)
 
 
 @cli.command()

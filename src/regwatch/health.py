@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 
@@ -21,6 +21,7 @@ class SourceHealth:
     last_documents_seen: int | None
     usual_documents_seen: float | None
     last_status: str | None = None  # of the last finished run: ok | partial | failed | abandoned
+    next_run_at: datetime | None = None  # from the scheduler's job store, when `regwatch run` scheduled it
 
     @property
     def flags(self) -> list[str]:
@@ -52,11 +53,33 @@ def source_health(engine: Engine, config: Config | None = None) -> list[SourceHe
         last_documents_seen=r["last_documents_seen"],
         usual_documents_seen=float(r["usual_documents_seen"]) if r["usual_documents_seen"] is not None else None,
     ) for r in rows]
+    next_runs = _next_runs(engine)
+    out = [replace(h, next_run_at=next_runs.get(h.source)) for h in out]
     known = {h.source for h in out}
     for src in config.sources if config else ():
         if src.name not in known and src.enabled:
-            out.append(SourceHealth(src.name, None, None, 0, None, None, None))
+            out.append(SourceHealth(src.name, None, None, 0, None, None, None,
+                                    next_run_at=next_runs.get(src.name)))
     return sorted(out, key=lambda h: h.source)
+
+
+def _next_runs(engine: Engine) -> dict[str, datetime]:
+    """Next run time of each source job, as APScheduler stored it (a UTC timestamp)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, next_run_time FROM apscheduler_jobs "
+                                 "WHERE id LIKE 'source:%' AND next_run_time IS NOT NULL")).all()
+    return {job_id.removeprefix("source:"): datetime.fromtimestamp(ts, UTC) for job_id, ts in rows}
+
+
+def scheduler_line(engine: Engine) -> str:
+    """Who runs the scheduler on this database, for `regwatch status`."""
+    from regwatch.locks import holder_of
+
+    lease = holder_of(engine, "scheduler")
+    if lease is None:
+        return "scheduler: not running on this database (start it with `regwatch run`)\n"
+    state = "held" if lease.expires_at > datetime.now(UTC) else "expired (the holder stopped)"
+    return f"scheduler: lease {state} by {lease.holder} until {lease.expires_at.isoformat(timespec='seconds')}\n"
 
 
 def _as_datetime(value: object) -> datetime | None:
@@ -67,9 +90,9 @@ def _as_datetime(value: object) -> datetime | None:
 
 def format_health(health: list[SourceHealth], fmt: str) -> str:
     columns = ["source", "last_status", "last_attempt_at", "last_success_at", "consecutive_failures",
-               "last_error", "last_documents_seen", "usual_documents_seen", "flags"]
+               "last_error", "last_documents_seen", "usual_documents_seen", "next_run_at", "flags"]
     rows = [(h.source, h.last_status, h.last_attempt_at, h.last_success_at, h.consecutive_failures,
              (h.last_error or "")[:200] or None, h.last_documents_seen,
              None if h.usual_documents_seen is None else round(h.usual_documents_seen, 1),
-             "; ".join(h.flags)) for h in health]
+             h.next_run_at, "; ".join(h.flags)) for h in health]
     return format_rows(columns, rows, fmt)
