@@ -36,6 +36,8 @@ _BLOCK = {
     "tbody", "tfoot", "thead", "tr", "ul", "caption", "body", "html", "option",
 }
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+# Control characters XML forbids: lxml keeps them in parsed text, then refuses them on write.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BREAK = "\ufdd0"  # a Unicode noncharacter: never real text, allowed in XML
 
 
@@ -98,7 +100,7 @@ def watched_text(html: str, selector: str = "", *, url: str = "") -> tuple[str |
     import lxml.html
     from lxml import etree
 
-    html = _XML_DECL.sub("", html.replace(_BREAK, " "), count=1)
+    html = _CONTROL.sub("", _XML_DECL.sub("", html.replace(_BREAK, " "), count=1))
     try:
         root = lxml.html.document_fromstring(html or "<html></html>")
     except Exception as exc:  # lxml raises several types on hopeless input
