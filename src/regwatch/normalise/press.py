@@ -99,11 +99,15 @@ def parse_feed(data: bytes, *, url: str, content_type: str = "application/xml") 
     """Entries of an RSS 0.9x/1.0/2.0 or Atom feed. Raises ParseError naming the feed when it
     is no feed at all or so broken that nothing could be salvaged. `url` resolves relative
     links; `content_type` is the server's (feedparser flags a non-XML type)."""
-    parsed = feedparser.parse(data, response_headers={"content-location": url, "content-type": content_type})
+    try:
+        parsed = feedparser.parse(data, response_headers={"content-location": url,
+                                                          "content-type": content_type})
+    except (ValueError, LookupError) as exc:  # a mangled encoding declaration, a NUL in it
+        raise ParseError(url, f"not a readable feed: {type(exc).__name__}: {exc}") from None
     problem = None
     if parsed.bozo:
         problem = f"not well-formed: {parsed.get('bozo_exception')}"
-    if not parsed.version and not parsed.entries:
+    if not parsed.get("version") and not parsed.entries:  # feedparser sets no version on empty input
         raise ParseError(url, "not an RSS or Atom feed" + (f" ({problem})" if problem else ""))
     if problem and not parsed.entries:
         raise ParseError(url, problem)
@@ -124,7 +128,7 @@ def parse_feed(data: bytes, *, url: str, content_type: str = "application/xml") 
     if problem:
         problem += f"; {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} salvaged"
     return ParsedFeed(url, _plain(parsed.feed.get("title") or "") or None, feed_lang,
-                      parsed.version or "unknown", tuple(entries), problem)
+                      parsed.get("version") or "unknown", tuple(entries), problem)
 
 
 def _feed_datetime(raw: str | None) -> datetime | None:
