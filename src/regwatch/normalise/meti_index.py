@@ -47,11 +47,22 @@ def looks_relevant(title: str, taxonomy: Taxonomy) -> bool:
     return taxonomy.is_relevant(title) or bool(taxonomy.categories_in(title) and _MAYBE.search(fold(title)))
 
 
+def _join(base: str, href: str) -> str | None:
+    """`href` resolved against `base`; None when it is no usable URL (e.g. "http://[x")."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
+
+
 # ------------------------------------------------------------------------------ Atom feed
 
 
 def parse_atom(data: bytes, *, url: str) -> list[IndexEntry]:
-    feed = feedparser.parse(data)
+    try:
+        feed = feedparser.parse(data)
+    except (ValueError, LookupError) as exc:  # a mangled encoding declaration, a NUL in it
+        raise ParseError(url, f"not a readable feed: {type(exc).__name__}: {exc}") from None
     if feed.bozo and not feed.entries:
         raise ParseError(url, f"not a readable feed: {feed.get('bozo_exception')}")
     out: list[IndexEntry] = []
@@ -66,7 +77,10 @@ def parse_atom(data: bytes, *, url: str) -> list[IndexEntry]:
                 listed = datetime.fromisoformat(stamp.replace("Z", "+00:00")).date()
             except ValueError:
                 listed = None
-        out.append(IndexEntry(urljoin(url, link), _clean(e.get("title", "")), listed))
+        absolute = _join(url, link)
+        if absolute is None:
+            continue
+        out.append(IndexEntry(absolute, _clean(e.get("title", "")), listed))
     if not out:
         raise ParserHealthError(url, "feed has no entries with links")
     return out
@@ -102,8 +116,10 @@ def parse_en_index(html: str, *, url: str) -> tuple[list[IndexEntry], list[str]]
         for piece in el.find_all(string=True):
             if piece.parent is not a and (d := _date_of(str(piece))):
                 japanese = d
-        entries.append(IndexEntry(urljoin(url, a["href"]), _clean(a.get_text(" ")), current, japanese))
-    back = [urljoin(url, a["href"]) for a in main.find_all("a", href=True) if "BackIssue" in a["href"]]
+        if (absolute := _join(url, a["href"])) is not None:
+            entries.append(IndexEntry(absolute, _clean(a.get_text(" ")), current, japanese))
+    back = [b for a in main.find_all("a", href=True) if "BackIssue" in a["href"]
+            and (b := _join(url, a["href"])) is not None]
     if not entries:
         raise ParserHealthError(url, "no dated entries on the English news-release index: layout changed?")
     return entries, list(dict.fromkeys(back))
@@ -184,8 +200,8 @@ def parse_anpo_news(html: str, *, url: str, selector: str = "") -> AnpoNews:
 
 
 def _entry(d: date, date_text: str, el: Tag, base: str) -> AnpoEntry:
-    links = tuple(AnpoLink(urljoin(base, a["href"]), _clean(a.get_text(" ")), _link_kind(urljoin(base, a["href"])))
-                  for a in el.find_all("a", href=True))
+    links = tuple(AnpoLink(u, _clean(a.get_text(" ")), _link_kind(u))
+                  for a in el.find_all("a", href=True) if (u := _join(base, a["href"])) is not None)
     title = _clean(el.get_text(""))  # Japanese: no spaces between inline pieces
     if title.startswith(date_text):
         title = title[len(date_text):].strip()

@@ -126,8 +126,12 @@ def parse_page(html: str, *, url: str) -> Page:
         if el.name == "a":
             href = el.get("href")
             if href and not href.startswith(("#", "mailto:", "javascript:")):
-                absolute = urljoin(url, href)
-                if absolute not in seen_links and urlsplit(absolute).scheme in ("http", "https"):
+                try:
+                    absolute = urljoin(url, href)
+                    scheme = urlsplit(absolute).scheme
+                except ValueError:  # not a usable URL ("http://[x"): not a link we can follow
+                    continue
+                if absolute not in seen_links and scheme in ("http", "https"):
                     seen_links.add(absolute)
                     kind = "pdf" if urlsplit(absolute).path.lower().endswith(".pdf") else "page"
                     links.append(Link(absolute, _clean(el.get_text(" ")), kind))
