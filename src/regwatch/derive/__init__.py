@@ -42,7 +42,7 @@ def catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool = 
         log.info("waiting for another derivation to finish (%s)", info.describe() if info else "?")
 
     with locks.lease(engine, "derive", ttl_s=max(60, config.scheduler.lock_ttl_s), wait=True,
-                     on_wait=waiting):
+                     poll_s=0.2, on_wait=waiting):  # a derivation takes seconds: poll often
         return _catch_up(engine, config, store, rebuild_all_laws=rebuild_all_laws, sources=sources)
 
 
