@@ -51,7 +51,11 @@ def server():
 def _reference(server, db_url: str, data: Path):
     engine = make_engine(db_url)
     upgrade(engine)
-    run_world(server.base, db_url, data, server.story.steps[-1].at)
+    server.delay_s = 0.0
+    try:
+        run_world(server.base, db_url, data, server.story.steps[-1].at)
+    finally:
+        server.delay_s = 0.03
     return engine
 
 
@@ -115,6 +119,7 @@ def test_a_fetch_during_regwatch_run_neither_crashes_nor_duplicates(db_url, tmp_
     config = world_config(server.base, db_url, data)
     config_file = write_config_toml(config, tmp_path / "regwatch.toml")
     app = App(config)
+    server.delay_s = 0.25  # the service's runs must still be going when the CLI (1 s to start) asks
     stop, started, box = threading.Event(), threading.Event(), {}
     every_2s = lambda expr, tz: CronTrigger(second="*/2", timezone=tz)  # noqa: E731
     thread = threading.Thread(target=lambda: box.setdefault("o", serve(
@@ -123,15 +128,17 @@ def test_a_fetch_during_regwatch_run_neither_crashes_nor_duplicates(db_url, tmp_
     try:
         assert started.wait(30), "regwatch run did not start"
         deadline = time.monotonic() + 30
-        while _locks(engine) < 3 and time.monotonic() < deadline:  # scheduler + some sources
+        while _locks(engine) < 3 and time.monotonic() < deadline:  # scheduler + two sources
             time.sleep(0.02)
         assert _locks(engine) >= 3, "the service never started a source run"
         proc = subprocess.run([str(Path(sys.executable).with_name("regwatch")), "--config", str(config_file),
                                "fetch", "--no-progress"],
                               capture_output=True, text=True, timeout=180)
     finally:
+        server.delay_s = 0.0  # let the service's last runs finish quickly
         stop.set()
         thread.join(60)
+        server.delay_s = 0.03
         app.close()
     assert not thread.is_alive()
     assert proc.returncode == 0, proc.stderr[-3000:]
