@@ -45,6 +45,7 @@ class Request:
     method: str
     headers: dict[str, str]
     at: float  # time.monotonic() when the request line arrived
+    client: str = ""  # the client's host:port, i.e. which TCP connection carried it
 
 
 Route = Reply | list[Reply] | Callable[[Request], Reply]
@@ -125,7 +126,7 @@ class LocalServer:
 
             def do_GET(self) -> None:  # noqa: N802
                 req = Request(self.path, "GET", {k.lower(): v for k, v in self.headers.items()},
-                              time.monotonic())
+                              time.monotonic(), "%s:%s" % self.client_address[:2])
                 reply = server._reply_for(req)
                 if reply.delay:
                     time.sleep(reply.delay)

@@ -65,6 +65,19 @@ def test_304_with_stored_validators_is_unchanged(server, make_fetcher, engine):
     assert [r["status"] for r in rows] == [200, 304] and rows[1]["bytes"] == 0
 
 
+
+def test_304_and_redirects_keep_the_connection(server, make_fetcher):
+    # A 304 (or a redirect) left unread makes httpcore close the connection: a re-check of
+    # thousands of pages would then open a TCP (and TLS) connection per page.
+    server.route("/a", body="v1", etag='"e1"')
+    server.route("/old", status=301, body="moved there", headers={"Location": "/a"})
+    f = make_fetcher(respect_robots=False, max_connections=1)
+    for _ in range(3):
+        assert f.fetch(server.url("/a"), validators=Validators(etag='"e1"')).status == 304
+    assert f.fetch(server.url("/old"), validators=Validators(etag='"e1"')).not_modified
+    assert f.fetch(server.url("/a"), conditional=False).status == 200
+    assert len({r.client for r in server.requests()}) == 1
+
 def test_last_modified_sent_back(server, make_fetcher):
     lm = formatdate(0, usegmt=True)
     server.route("/a", body="x", last_modified=lm)

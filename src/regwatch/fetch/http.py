@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 MAX_REDIRECTS = 10
 MAX_CRAWL_DELAY_S = 60.0
 ROBOTS_MAX_BYTES = 512 * 1024
+DRAIN_MAX_BYTES = 64 * 1024  # a 304/redirect body read to keep the connection alive
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
 _RETRY_CODES = {408, 425, 429}
 
@@ -284,6 +285,7 @@ class Fetcher:
                 with self._client.stream("GET", url, headers=headers, timeout=timeout) as r:
                     status = r.status_code
                     if status in _REDIRECT_CODES or status == 304:
+                        _drain(r, deadline)
                         return _Response(status, url, r.headers, None, None)
                     if status in _RETRY_CODES or status >= 500:
                         raise _Fail(f"HTTP {status}", retry=True, status=status,
@@ -442,6 +444,17 @@ def _read_body(r: httpx.Response, coding: str | None, cap: int,
     inflater.finish()
     reusable = inflater.coding == "gzip" and not inflater.trailing
     return bytes(out), b"".join(wire) if reusable else None
+
+
+def _drain(r: httpx.Response, deadline: float) -> None:
+    """Read the short body of a 304 or a redirect to its end, so the connection goes back to
+    the pool: left unread, httpcore closes it and the next request opens a new one (a TCP and
+    TLS handshake per 304 on a re-check). A long body is abandoned (that connection closes)."""
+    read = 0
+    for chunk in r.iter_raw():
+        read += len(chunk)
+        if read > DRAIN_MAX_BYTES or time.monotonic() > deadline:
+            return
 
 
 class _Inflater:
