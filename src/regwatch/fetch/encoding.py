@@ -109,6 +109,9 @@ def decode(data: bytes, content_type: str | None = None) -> Decoded:
         got = _try(data, declared)
         if got is not None:
             return Decoded(got[0], got[1], "header")
+        mostly = _mostly_utf8(data) if normalise_charset(declared) == "utf-8" else None
+        if mostly is not None:
+            return Decoded(mostly[0], "utf-8", "header", _replaced(mostly[0]) + f" ({mostly[1]})")
         notes.append(f"header {declared} did not fit")
 
     for bom, name in _BOMS:
@@ -159,6 +162,19 @@ def detect(data: bytes) -> tuple[str, str] | None:
         return data.decode(name), name
     except (UnicodeDecodeError, LookupError):
         return None
+
+
+def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
+    """UTF-8 with a few stray bytes replaced, when the server said UTF-8 and the rest is
+    clearly UTF-8 (ten valid multi-byte characters or more per invalid sequence): otherwise
+    detection would read a whole Japanese page as CP932 mojibake because one byte broke.
+    None when that is not clear (a mislabelled Shift_JIS page has few valid sequences)."""
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")
+    multibyte = sum(1 for ch in text if ord(ch) > 0x7F and ch != "\ufffd")
+    if bad and multibyte >= 10 * bad:
+        return text.removeprefix("\ufeff"), f"{bad} invalid byte sequence{'s' * (bad != 1)}"
+    return None
 
 
 def _try(data: bytes, label: str) -> tuple[str, str] | None:
