@@ -57,6 +57,9 @@ class MetiPress(Scraper):
         for url in self.source.all_urls():
             with ctx.item(url):
                 yield from self._index(ctx, url, entries, taxonomy)
+        if len(entries) > self.options.max_entries:
+            ctx.issue(f"indexes list {len(entries)} entries; only the first {self.options.max_entries} "
+                      "are considered (max_entries)", level="warning")
         seen: set[str] = set()
         for entry, index_url in entries[: self.options.max_entries]:
             if entry.url in seen or not self._wanted(entry, taxonomy):

@@ -50,6 +50,9 @@ class Press(Scraper):
             ctx.issue(f"malformed feed: {feed.problem}", url=feed_url, level="warning")
         if not feed.entries:
             ctx.issue("feed has no entries", url=feed_url, level="warning")
+        if len(feed.entries) > self.options.max_entries:
+            ctx.issue(f"feed lists {len(feed.entries)} entries; only the first {self.options.max_entries} "
+                      "are read (max_entries)", url=feed_url, level="warning")
         for entry in feed.entries[: self.options.max_entries]:
             if not entry.link:
                 ctx.issue(f"feed entry without a link: {entry.title[:80]!r}", url=feed_url, level="warning")
