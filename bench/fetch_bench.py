@@ -12,9 +12,10 @@ What it does:
 2. Serves them from a separate process on 127.0.0.1 with 20 ms latency per request,
    ETag/If-None-Match (304) and gzip when asked, counting body bytes sent.
 3. regwatch, pass 1: the `page` scraper (selector "#items") through FetchContext/Fetcher,
-   each Document stored by regwatch.store.store_document with its validators, as the
-   pipeline does, into a fresh SQLite history database. Run in a child process so its
-   peak RSS is its own.
+   into a fresh SQLite history database; the Documents' texts and validators are written in
+   bulk by a stand-in for the pipeline's storage, or, with --pipeline, by the real pipeline
+   (regwatch.pipeline.run_sources, what `regwatch fetch` runs). Run in a child process so
+   its peak RSS is its own.
 4. Changes 10% of the pages (items added, amended or removed: the truth) and, as noise, the
    footer timestamp of another 5% (outside the selector: not a change).
 5. regwatch, pass 2 (conditional re-check), then compares the 'changed' versions with the truth.
@@ -209,7 +210,7 @@ def regwatch_pass(workdir: Path, urls_file: Path, first_url: str, label: str, pi
 
     Storage stands in for the pipeline's with bulk writes (text sha per URL, http_cache
     validators), so the numbers measure the fetch layer and the scraper; with `pipeline`
-    every Document goes through regwatch.store.store_document + save_validators instead.
+    the real pipeline run stores every Document (what a user's `regwatch fetch` costs).
     """
     t_start = time.perf_counter()
     sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -235,15 +236,16 @@ def regwatch_pass(workdir: Path, urls_file: Path, first_url: str, label: str, pi
     t0 = time.perf_counter()
     pages = 0
     changed: dict[str, list[str | None]] = {}
-    with Fetcher(cfg, engine, store) as fetcher:
-        scraper = Page(source)
-        from regwatch.fetch.context import FetchContext
+    issues: list[dict] = []
+    if pipeline:
+        pages, errors, issues = _run_pipeline(workdir, cfg, source)
+    else:
+        with Fetcher(cfg, engine, store) as fetcher:
+            scraper = Page(source)
+            from regwatch.fetch.context import FetchContext
 
-        ctx = FetchContext(fetcher, source, scraper.options, now=now, engine=engine, progress=False)
-        docs = scraper.scrape(ctx)
-        if pipeline:
-            pages = _store_with_pipeline(engine, store, source, docs, now)
-        else:
+            ctx = FetchContext(fetcher, source, scraper.options, now=now, engine=engine, progress=False)
+            docs = scraper.scrape(ctx)
             with engine.connect() as conn:
                 known = dict(conn.execute(text("SELECT url, sha FROM bench_texts")).all())
             texts, validators = [], []
@@ -268,7 +270,8 @@ def regwatch_pass(workdir: Path, urls_file: Path, first_url: str, label: str, pi
                     s.execute(text("INSERT OR REPLACE INTO http_cache (url, etag, last_modified, "
                                    "content_sha256, checked_at) VALUES (:url, :etag, :lm, :sha, :now)"),
                               validators)
-        errors = len(ctx.issues)
+            errors = len(ctx.issues)
+            issues = [i.to_json() for i in ctx.issues[:5]]
     elapsed = time.perf_counter() - t0
     if pipeline:
         with engine.connect() as conn:
@@ -278,36 +281,31 @@ def regwatch_pass(workdir: Path, urls_file: Path, first_url: str, label: str, pi
                 "JOIN documents d ON d.id = v.document_id WHERE v.change_type = 'changed'")).all()
         changed = {u: [old, new] for u, new, old in rows}
     return {"label": label, "seconds": elapsed, "process_seconds": time.perf_counter() - t_start,
-            "pages": pages, "errors": errors, "issues": [i.to_json() for i in ctx.issues[:5]],
+            "pages": pages, "errors": errors, "issues": issues,
             "changed": changed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "cpu_seconds": time.process_time()}
 
 
-def _store_with_pipeline(engine, store, source, docs, now) -> int:
-    """What regwatch.pipeline does per Document (in transactions of 200 documents)."""
-    from regwatch.db.session import transaction
-    from regwatch.fetch.context import save_validators
-    from regwatch.store import ensure_source, store_document
+def _run_pipeline(workdir: Path, cfg, source) -> tuple[int, int, list[dict]]:
+    """The real thing: `regwatch fetch` for this one source (regwatch.pipeline.run_sources:
+    lease, run record, store_document per Document, validators, derivation catch-up)."""
+    from regwatch.app import App
+    from regwatch.config import Config
+    from regwatch.pipeline import run_sources
 
-    with transaction(engine) as s:
-        source_id = ensure_source(s, source.name, source.scraper, now)
-    pages = 0
-    done = False
-    while not done:
-        with transaction(engine) as s:
-            for _ in range(200):
-                doc = next(docs, None)
-                if doc is None:
-                    done = True
-                    break
-                pages += 1
-                size = store.stored_size(doc.snapshot.sha256) if doc.snapshot else None
-                store_document(s, source_id, doc, stored_size=size)
-                http = doc.metadata.get("http") or {}
-                if doc.snapshot is not None and not doc.metadata.get("gone"):
-                    save_validators(s, http.get("url") or doc.url, http.get("etag"),
-                                    http.get("last_modified"), doc.snapshot.sha256, now)
-    return pages
+    app = App(Config(data_dir=str(workdir), fetch=cfg, sources=(source,)))
+    try:
+        (result,) = run_sources(app, [source.name], progress=False)
+        with app.engine.connect() as conn:
+            from sqlalchemy import select
+
+            from regwatch.db.tables import SourceRun
+            issues = conn.execute(select(SourceRun.issues).where(SourceRun.id == result.run_id)).scalar()
+    finally:
+        app.close()
+    if result.status not in ("ok", "partial"):
+        raise SystemExit(f"pipeline run {result.status}: {result.error}")
+    return result.documents_seen, result.errors, (issues or [])[:5]
 
 
 def run_measured(cmd: list[str], env: dict | None = None) -> tuple[int, str, str, float, float]:
@@ -384,7 +382,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=None,
                     help="regwatch max_connections = per_host_connections (default 32)")
     ap.add_argument("--pipeline", action="store_true",
-                    help="store every Document through regwatch.store (the pipeline's storage)")
+                    help="run the real pipeline (regwatch.pipeline.run_sources) instead of bulk storage")
     ap.add_argument("--child", nargs=4, metavar=("WORKDIR", "URLS_FILE", "FIRST_URL", "LABEL"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
