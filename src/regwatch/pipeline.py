@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from regwatch.app import App
 from regwatch.config import Config, SourceConfig
@@ -121,6 +122,12 @@ def run_source(engine: Engine, config: Config, source: SourceConfig, *, fetcher,
     except LockHeld as exc:
         log.warning("%s: skipped, another run of this source is in progress (%s)", source.name, exc)
         return RunResult(source.name, "skipped", error=f"another run is in progress ({exc})")
+    except SQLAlchemyError as exc:
+        # The database went away (restart, network) while starting or finishing the run: this
+        # source fails with a clear error, the others go on; what it stored is whole or absent.
+        error = f"database error: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}".strip()
+        log.error("%s: run failed: %s", source.name, error)
+        return RunResult(source.name, "failed", errors=1, error=error)
 
 
 def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, fetcher, store,
