@@ -94,6 +94,9 @@ class SnapshotStore:
             entries = list(os.scandir(self.temp_dir))
         except FileNotFoundError:
             return 0
+        except OSError as exc:  # not a folder, unreadable: writing will say so clearly
+            log.warning("cannot look for half-written snapshots in %s: %s", self.temp_dir, exc)
+            return 0
         for entry in entries:
             pid = entry.name.removeprefix(".tmp-").split("-", 1)[0]
             try:
