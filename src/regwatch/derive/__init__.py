@@ -61,11 +61,10 @@ def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
     for law_id in stale:
         with transaction(engine) as session:
             revisions = law_history.stored_revisions(session).get(law_id, [])
-            for message in law_history.rebuild_law(session, law_id, revisions, load=store.get,
-                                                   taxonomy=taxonomy,
-                                                   title_en=_title_en(taxonomy, law_id)):
-                problems.append(Problem(None, revisions[0].url if revisions else law_id,
-                                        message))
+            for url, message in law_history.rebuild_law(session, law_id, revisions, load=store.get,
+                                                        taxonomy=taxonomy,
+                                                        title_en=_title_en(taxonomy, law_id)):
+                problems.append(Problem(None, url, message))
     with transaction(engine) as session:
         problems += announcements.derive_pending(session, store, taxonomy)
     with transaction(engine) as session:

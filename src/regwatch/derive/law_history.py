@@ -113,12 +113,13 @@ def change_id(law_id: str, law_revision_id: str, path: str, change_type: str) ->
 
 
 def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], *, load, taxonomy,
-                title_en: str | None = None) -> list[str]:
-    """Rebuild revisions, provisions and changes of one law. Returns problems found."""
+                title_en: str | None = None) -> list[tuple[str, str]]:
+    """Rebuild revisions, provisions and changes of one law. Returns problems found, as
+    (URL of the revision, what is wrong)."""
     from regwatch.normalise.egov_law import PARSER_VERSION, parse_law_xml
     from regwatch.normalise.law_diff import diff_laws
 
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     instrument = session.scalar(select(Instrument).where(Instrument.law_id == law_id))
     if instrument is None:
         instrument = Instrument(law_id=law_id, jurisdiction="JP")
@@ -140,7 +141,7 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
         try:
             text = parse_law_xml(load(rev.snapshot_sha256), source=rev.url)
         except ParseError as exc:
-            problems.append(f"{rev.law_revision_id}: {exc}")
+            problems.append((rev.url, f"revision {rev.law_revision_id} not parsed: {exc.reason}"))
             log.error("law %s revision %s not parsed: %s", law_id, rev.law_revision_id, exc)
             continue
         row = _upsert_revision(session, existing.get(rev.law_revision_id), instrument, rev, PARSER_VERSION)
