@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -54,8 +53,10 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
 )
 from sqlalchemy.orm import aliased
+from sqlalchemy.types import NullType
 
 from regwatch.db.tables import (
     ChangeCategory,
@@ -217,18 +218,15 @@ def select_changes(
         raise ValueError(f"by must be one of {BY_CHOICES}, not {by!r}")
     as_known_at = _aware(as_known_at, tz)
     c = ControlChange
-    dates = {name: _known_date(name, as_known_at).label(name) for name in DATE_FIELDS}
+    # Dates and moments come back as the driver gives them (text on SQLite) and are
+    # converted below: SQLAlchemy's per-value type processing dominated large windows.
     stmt = (
         select(c.id, c.jurisdiction, c.law_id, c.instrument_title, c.path, c.citation_ja,
-               c.citation_en, c.list_entry, c.change_type, c.regime, c.outside_wassenaar,
-               *dates.values(), c.observed_at, c.before_text, c.after_text,
-               c.renumbered_from, c.status, c.event_id,
-               Event.key.label("event_key"), Event.title.label("event_title"),
-               Event.details.label("event_details"),
-               Event.announced_on.label("event_announced_on"),
-               Event.first_observed_at.label("event_observed_at"))
-        .select_from(c)
-        .outerjoin(Event, Event.id == c.event_id)
+               c.citation_en, c.list_entry, c.change_type, c.regime,
+               _raw(c.outside_wassenaar),
+               *(_raw(_known_date(name, as_known_at)) for name in DATE_FIELDS),
+               _raw(c.observed_at), c.before_text, c.after_text, c.renumbered_from,
+               c.status, c.event_id)
     )
     windows = {
         "announced": _date_window(_known_date("announced_on", as_known_at), since, until),
@@ -255,41 +253,107 @@ def select_changes(
 
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
-        ids = [r.id for r in rows]
+        ids = [r[0] for r in rows]
+        events = _load_events({r[-1] for r in rows if r[-1] is not None}, conn)
         cats = _load_categories(conn, ids)
         sources = _load_sources(conn, ids, as_known_at)
 
-    rows.sort(key=_row_order)
-    return [_record(r, cats.get(r.id, ()), sources.get(r.id, ())) for r in rows]
+    order = _sort_ranks(rows, events)
+    rows.sort(key=lambda r: (order[r[-1], r[2], r[4]], r[0]))
+    out = []
+    append = out.append
+    no_cats: tuple[str, ...] = ()
+    no_sources: tuple[Source, ...] = ()
+    iso_date = date.fromisoformat
+    for (cid, jurisdiction, law_id, instrument_title, path, citation_ja, citation_en, list_entry,
+         change_type, regime, outside, announced, promulgated, effective, observed,
+         before_text, after_text, renumbered_from, status, event_id) in rows:
+        ev = events.get(event_id)
+        append(ChangeRecord(
+            cid, jurisdiction, {"law_id": law_id, "title": instrument_title},
+            {"path": path, "citation_ja": citation_ja, "citation_en": citation_en},
+            list_entry, change_type, cats.get(cid, no_cats), regime,
+            None if outside is None else bool(outside),
+            # dates are text on SQLite (also from the CASE of rule 3), dates on PostgreSQL
+            iso_date(announced) if announced.__class__ is str else announced,
+            iso_date(promulgated) if promulgated.__class__ is str else promulgated,
+            iso_date(effective) if effective.__class__ is str else effective,
+            _utc(observed), before_text, after_text, dict(ev[1]) if ev else None,
+            sources.get(cid, no_sources), renumbered_from, status))
+    return out
 
 
-def _row_order(r: Any) -> tuple:
-    has_event = r.event_key is not None
-    return (
-        0 if has_event else 1,
-        r.event_announced_on or date.max,
-        r.event_observed_at or datetime.max.replace(tzinfo=UTC),
-        r.event_key or "",
-        r.law_id,
-        natural_key(r.path),
-        r.id,
-    )
+def _sort_ranks(rows: Sequence[Any], events: dict[int, tuple[tuple, Any]]
+                ) -> dict[tuple[int | None, str, str], int]:
+    """Rank of each (event id, law id, path) in the documented order; ties share a rank.
+
+    Ranking the few distinct events and provisions once, rather than comparing composite
+    keys for every pair of rows, keeps the sort cheap on large windows.
+    """
+    no_event = (1, date.max, datetime.max.replace(tzinfo=UTC), "")
+    event_rank = _ranks({eid: (events[eid][0] if eid in events else no_event)
+                         for eid in {r[-1] for r in rows}})
+    paths: dict[str, tuple] = {}
+    for r in rows:
+        if r[4] not in paths:
+            paths[r[4]] = natural_key(r[4])
+    provision_rank = _ranks({(r[2], r[4]): (r[2], paths[r[4]]) for r in rows})
+    span = len(provision_rank) + 1
+    return {(eid, law, path): event_rank[eid] * span + provision_rank[law, path]
+            for eid, law, path in {(r[-1], r[2], r[4]) for r in rows}}
+
+
+def _ranks(keys: dict[Any, tuple]) -> dict[Any, int]:
+    """0, 1, 2, ... by sort key; items with equal keys get the same rank."""
+    ranks, rank, last = {}, -1, None
+    for item in sorted(keys, key=keys.__getitem__):
+        if rank < 0 or keys[item] != last:
+            rank, last = rank + 1, keys[item]
+        ranks[item] = rank
+    return ranks
+
+
+def _raw(expr: Any) -> Any:
+    """`expr` without SQLAlchemy's result processing: the driver's value, converted by us."""
+    return type_coerce(expr, NullType())
+
+
+def _load_events(ids: set[int], conn: Any) -> dict[int, tuple[tuple, dict[str, Any]]]:
+    """Per event id: its part of the sort key, and the record's `event` value."""
+    found: dict[int, tuple[tuple, dict[str, Any]]] = {}
+    for chunk in _chunks(sorted(ids)):
+        stmt = (select(Event.id, Event.key, Event.title, Event.details,
+                       _raw(Event.announced_on), _raw(Event.first_observed_at))
+                .where(Event.id.in_(chunk)))
+        for eid, key, title, details, announced_on, first_observed_at in conn.execute(stmt).all():
+            # The number of items the official announcement states ("４品目"), for headlines.
+            stated = (details or {}).get("item_count") if isinstance(details, dict) else None
+            found[eid] = (
+                (0, _as_date(announced_on) or date.max,
+                 _utc(first_observed_at) if first_observed_at is not None
+                 else datetime.max.replace(tzinfo=UTC), key or ""),
+                {"key": key, "title": title, "stated_item_count": stated})
+    return found
 
 
 def _load_categories(conn: Any, ids: list[str]) -> dict[str, tuple[str, ...]]:
-    found: dict[str, list[str]] = defaultdict(list)
+    found: dict[str, list[str]] = {}
     for chunk in _chunks(ids):
         stmt = (select(ChangeCategory.change_id, ChangeCategory.category)
                 .where(ChangeCategory.change_id.in_(chunk))
                 .order_by(ChangeCategory.change_id, ChangeCategory.category))
-        for change_id, category in conn.execute(stmt):
-            found[change_id].append(category)
+        for change_id, category in conn.execute(stmt).all():
+            have = found.get(change_id)
+            if have is None:
+                found[change_id] = [category]
+            else:
+                have.append(category)
     return {k: tuple(v) for k, v in found.items()}
 
 
 def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
                   ) -> dict[str, tuple[Source, ...]]:
-    found: dict[str, list[Source]] = defaultdict(list)
+    found: dict[str, list[Source]] = {}
     for chunk in _chunks(ids):
         stmt = (select(Evidence.change_id, Evidence.url, Evidence.kind, Evidence.title,
                        Evidence.quote)
@@ -297,48 +361,27 @@ def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
                 .order_by(Evidence.change_id, Evidence.id))
         if as_known_at is not None:
             stmt = stmt.where(_evidence_known(Evidence, as_known_at))
-        for change_id, url, kind, title, quote in conn.execute(stmt):
-            found[change_id].append(Source(url=url, kind=kind, title=title, quote=quote))
+        for change_id, url, kind, title, quote in conn.execute(stmt).all():
+            source = Source(url, kind, title, quote)
+            have = found.get(change_id)
+            if have is None:
+                found[change_id] = [source]
+            else:
+                have.append(source)
     return {k: tuple(v) for k, v in found.items()}
 
 
-def _record(r: Any, categories: tuple[str, ...], sources: tuple[Source, ...]) -> ChangeRecord:
-    event = None
-    if r.event_key is not None:
-        # The number of items the official announcement states ("４品目"), for headlines.
-        stated = (r.event_details or {}).get("item_count") if isinstance(r.event_details, dict) else None
-        event = {"key": r.event_key, "title": r.event_title, "stated_item_count": stated}
-    return ChangeRecord(
-        id=r.id,
-        jurisdiction=r.jurisdiction,
-        instrument={"law_id": r.law_id, "title": r.instrument_title},
-        provision={"path": r.path, "citation_ja": r.citation_ja, "citation_en": r.citation_en},
-        list_entry=r.list_entry,
-        change_type=r.change_type,
-        categories=categories,
-        regime=r.regime,
-        outside_wassenaar=r.outside_wassenaar,
-        announced_on=_as_date(r.announced_on),
-        promulgated_on=_as_date(r.promulgated_on),
-        effective_on=_as_date(r.effective_on),
-        observed_at=_utc(r.observed_at),
-        before_text=r.before_text,
-        after_text=r.after_text,
-        event=event,
-        sources=sources,
-        renumbered_from=r.renumbered_from,
-        status=r.status,
-    )
-
-
 def _as_date(value: Any) -> date | None:
-    """CASE expressions come back from SQLite as text; columns come back as dates."""
+    """Dates come back from SQLite as text, from PostgreSQL as dates."""
     if value is None or isinstance(value, date):
         return value
-    return date.fromisoformat(str(value)[:10])
+    return date.fromisoformat(value)
 
 
-def _utc(value: datetime) -> datetime:
+def _utc(value: datetime | str) -> datetime:
+    """A moment as aware UTC; SQLite gives naive UTC text (as tables.UTCDateTime reads it)."""
+    if value.__class__ is str:
+        value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
