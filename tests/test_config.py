@@ -107,3 +107,22 @@ def test_a_source_needs_somewhere_to_look(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, '[[source]]\nname = "x"\nscraper = "page"\nurls_file = "u.txt"\n'),
                       env={})
     assert cfg.sources[0].options == {"urls_file": "u.txt"}
+
+
+def test_bad_scraper_option_exits_2_naming_file_and_key(tmp_path: Path, capsys) -> None:
+    path = write(tmp_path, f'''data_dir = "{tmp_path / 'data'}"
+[database]
+url = "sqlite:///{tmp_path / 'db.sqlite'}"
+
+[[source]]
+name = "laws"
+scraper = "egov_law"
+url = "https://laws.e-gov.go.jp/api/2"
+law_idz = ["403M50000400049"]
+''')
+    assert main(["--config", str(path), "init"]) == 0
+    capsys.readouterr()
+    for command in (["fetch"], ["run"]):
+        assert main(["--config", str(path), *command]) == 2
+        err = capsys.readouterr().err
+        assert str(path) in err and "'source.laws.law_idz'" in err and "law_ids" in err

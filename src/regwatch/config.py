@@ -129,6 +129,7 @@ class Config:
     sources: tuple[SourceConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()
     base_dir: Path = field(default=Path("."), metadata={"internal": True})
+    file: str = field(default="", metadata={"internal": True})  # named in error messages
 
     @property
     def data_path(self) -> Path:
@@ -224,7 +225,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def _apply_env(raw: dict[str, Any], env: typing.Mapping[str, str]) -> dict[str, Any]:
     """REGWATCH_<SECTION>_<KEY> or REGWATCH_<KEY> overrides a scalar setting."""
     out = _merge(raw, {})
-    top_keys = {f.name for f in dataclasses.fields(Config)} - set(SECTIONS) - {"base_dir", "sources", "subscribers"}
+    top_keys = {f.name for f in dataclasses.fields(Config)} - set(SECTIONS) - {"base_dir", "file", "sources",
+                                                                                "subscribers"}
     for name, value in env.items():
         if not name.startswith("REGWATCH_") or name in SECRET_ENV.values() or name == "REGWATCH_CONFIG":
             continue
@@ -264,8 +266,9 @@ def _build(raw: dict[str, Any], file: str, base_dir: Path) -> Config:
         _section(SubscriberConfig, s, file, f"subscriber[{i}]")
         for i, s in enumerate(_table_list(raw.pop("subscriber", []), file, "subscriber"))
     )
-    top = _section(Config, raw, file, "", exclude={"base_dir", "sources", "subscribers", *SECTIONS})
-    cfg = dataclasses.replace(top, **sections, sources=sources, subscribers=subscribers, base_dir=base_dir)
+    top = _section(Config, raw, file, "", exclude={"base_dir", "file", "sources", "subscribers", *SECTIONS})
+    cfg = dataclasses.replace(top, **sections, sources=sources, subscribers=subscribers, base_dir=base_dir,
+                              file=file)
     _check(cfg, file)
     return cfg
 

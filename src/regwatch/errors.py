@@ -13,6 +13,7 @@ class ConfigError(RegwatchError):
     def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
         self.file = file
         self.key = key
+        self.reason = message
         where = ", ".join(p for p in (file and f"file {file}", key and f"key {key!r}") if p)
         super().__init__(f"{where}: {message}" if where else message)
 

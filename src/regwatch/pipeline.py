@@ -9,6 +9,7 @@ repaired by the next run, and a run over unchanged sources adds nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from regwatch.config import Config, SourceConfig
 from regwatch.db.session import require_schema, transaction
 from regwatch.db.tables import SourceRun
 from regwatch.errors import LockHeld, RegwatchError
-from regwatch.registry import build_scraper, discover
+from regwatch.registry import build_scraper, check_sources, discover
 from regwatch.store import ensure_source, store_document
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,7 @@ def run_sources(app: App, names: list[str], *, progress: bool | None = None,
     config = app.config
     sources = select_sources(config, names)
     kinds = discover() if kinds is None else kinds
-    for src in sources:  # fail fast on configuration, before any fetching
-        build_scraper(src, kinds)
+    check_sources(dataclasses.replace(config, sources=tuple(sources)), kinds)  # before any fetching
     store = SnapshotStore(config.data_path / "snapshots")
     store.clean_temp()
     fetcher = Fetcher(config.fetch, engine, store)

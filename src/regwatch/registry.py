@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from regwatch.config import SourceConfig
+from regwatch.config import Config, SourceConfig
 from regwatch.errors import ConfigError
 from regwatch.scraper import Scraper
 
@@ -37,3 +37,16 @@ def build_scraper(source: SourceConfig, kinds: dict[str, type[Scraper]] | None =
         raise ConfigError(f"unknown scraper {source.scraper!r}; available: {', '.join(sorted(kinds))}",
                           key=f"source.{source.name}.scraper")
     return kinds[source.scraper](source)
+
+
+def check_sources(config: Config, kinds: dict[str, type[Scraper]] | None = None) -> None:
+    """Build every enabled source's scraper once, so bad options fail before any work,
+    naming the configuration file."""
+    kinds = discover() if kinds is None else kinds
+    for source in config.sources:
+        if not source.enabled:
+            continue
+        try:
+            build_scraper(source, kinds)
+        except ConfigError as exc:
+            raise ConfigError(exc.reason, file=exc.file or config.file or None, key=exc.key) from None

@@ -399,6 +399,9 @@ def serve(app: App, *, stop: threading.Event, hurry: threading.Event | None = No
 
 def run_service(app: App, **kwargs: Any) -> None:
     """The `regwatch run` command: serve until SIGTERM/SIGINT; exit 0, or 1 if the lock was lost."""
+    from regwatch.registry import check_sources
+
+    check_sources(app.config)  # a bad scraper option is exit 2 now, not a failed job later
     stop, hurry = threading.Event(), threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
