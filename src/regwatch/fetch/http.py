@@ -278,7 +278,7 @@ class Fetcher:
 
     def _request(self, url: str, cfg: FetchConfig, headers: dict[str, str], cap: int) -> _Response:
         """One HTTP request within the host gate and the global limit."""
-        with self._gate(url, cfg), self._global:
+        with self._gate(url, cfg):  # the host's slot and spacing, and a global slot
             deadline = time.monotonic() + cfg.timeout_s
             timeout = httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s)
             try:
@@ -307,13 +307,23 @@ class Fetcher:
         gate = self._gate_for(url, cfg)
         gate.slots.acquire()
         try:
-            with gate.lock:
-                now = time.monotonic()
-                start = max(now, gate.next_start)
-                gate.next_start = start + max(cfg.min_interval_s, gate.crawl_delay)
-            if start > now:
-                time.sleep(start - now)  # politeness is real time, never the injected sleep
-            yield
+            # The global slot before the host's start time: reserving the time first and then
+            # queueing for a global slot let the next request to the host follow too closely.
+            with self._global:
+                with gate.lock:
+                    now = time.monotonic()
+                    start = max(now, gate.next_start)
+                    gate.next_start = start + max(cfg.min_interval_s, gate.crawl_delay)
+                if start > now:
+                    time.sleep(start - now)  # politeness is real time, never the injected sleep
+                try:
+                    yield
+                finally:
+                    # Count the interval from when this request really ended too: a request
+                    # sent late (a busy process) must not let the next one follow it closely.
+                    with gate.lock:
+                        gate.next_start = max(gate.next_start, time.monotonic()
+                                              + max(cfg.min_interval_s, gate.crawl_delay))
         finally:
             gate.slots.release()
 
