@@ -174,3 +174,12 @@ def test_random_history_covers_what_the_fast_path_must_get_right(random_engine) 
     full = {c.id: c for c in every}
     assert any(c.effective_on is None and full[c.id].effective_on for c in known_then)
     assert any(len(c.sources) < len(full[c.id].sources) for c in known_then)
+
+
+def test_thousands_of_ids_bind_as_one_parameter(engine) -> None:
+    # More changes than SQLite's old 999-variable limit and than one IN chunk used to hold.
+    build_random_history(engine, seed=5, changes=2500)
+    got = select_changes(engine)
+    assert len(got) == 2500
+    assert [repr(c) for c in got] == [repr(c) for c in reference_select_changes(engine)]
+    assert sum(len(c.sources) for c in got) > 4000

@@ -34,20 +34,25 @@ as numbers), then change id.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Date,
     Engine,
     and_,
+    any_,
+    bindparam,
     case,
     exists,
     false,
+    func,
     literal,
     null,
     or_,
@@ -73,7 +78,6 @@ log = logging.getLogger(__name__)
 
 BY_CHOICES = ("announced", "effective", "observed")
 DATE_FIELDS = ("announced_on", "promulgated_on", "effective_on")
-_CHUNK = 500  # ids per IN (...) when loading categories and evidence
 
 
 @dataclass(frozen=True)
@@ -189,12 +193,7 @@ _NUM = re.compile(r"(\d+)")
 def natural_key(text: str | None) -> tuple:
     """Sort key that compares digit runs as numbers: row2 < row10 ("document order")."""
     parts = _NUM.split(text or "")
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+    return tuple([(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p])
 
 
 # --- control changes -----------------------------------------------------------------------
@@ -254,12 +253,23 @@ def select_changes(
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
         ids = [r[0] for r in rows]
-        events = _load_events({r[-1] for r in rows if r[-1] is not None}, conn)
+        events = _load_events(conn, sorted({r[-1] for r in rows if r[-1] is not None}))
         cats = _load_categories(conn, ids)
         sources = _load_sources(conn, ids, as_known_at)
 
-    order = _sort_ranks(rows, events)
-    rows.sort(key=lambda r: (order[r[-1], r[2], r[4]], r[0]))
+    # Sort keys from parts computed once: the event's rank, a path's natural key.
+    no_event = (1, date.max, datetime.max.replace(tzinfo=UTC), "")
+    event_rank = _ranks({eid: events[eid][0] if eid in events else no_event
+                         for eid in {r[-1] for r in rows}})
+    paths: dict[str, tuple] = {}
+
+    def order(r: Any) -> tuple:
+        nk = paths.get(r[4])
+        if nk is None:
+            nk = paths[r[4]] = natural_key(r[4])
+        return (event_rank[r[-1]], r[2], nk, r[0])
+
+    rows.sort(key=order)
     out = []
     append = out.append
     no_cats: tuple[str, ...] = ()
@@ -283,28 +293,8 @@ def select_changes(
     return out
 
 
-def _sort_ranks(rows: Sequence[Any], events: dict[int, tuple[tuple, Any]]
-                ) -> dict[tuple[int | None, str, str], int]:
-    """Rank of each (event id, law id, path) in the documented order; ties share a rank.
-
-    Ranking the few distinct events and provisions once, rather than comparing composite
-    keys for every pair of rows, keeps the sort cheap on large windows.
-    """
-    no_event = (1, date.max, datetime.max.replace(tzinfo=UTC), "")
-    event_rank = _ranks({eid: (events[eid][0] if eid in events else no_event)
-                         for eid in {r[-1] for r in rows}})
-    paths: dict[str, tuple] = {}
-    for r in rows:
-        if r[4] not in paths:
-            paths[r[4]] = natural_key(r[4])
-    provision_rank = _ranks({(r[2], r[4]): (r[2], paths[r[4]]) for r in rows})
-    span = len(provision_rank) + 1
-    return {(eid, law, path): event_rank[eid] * span + provision_rank[law, path]
-            for eid, law, path in {(r[-1], r[2], r[4]) for r in rows}}
-
-
 def _ranks(keys: dict[Any, tuple]) -> dict[Any, int]:
-    """0, 1, 2, ... by sort key; items with equal keys get the same rank."""
+    """0, 1, 2, ... in the order of their sort keys; items with equal keys share a rank."""
     ranks, rank, last = {}, -1, None
     for item in sorted(keys, key=keys.__getitem__):
         if rank < 0 or keys[item] != last:
@@ -318,56 +308,67 @@ def _raw(expr: Any) -> Any:
     return type_coerce(expr, NullType())
 
 
-def _load_events(ids: set[int], conn: Any) -> dict[int, tuple[tuple, dict[str, Any]]]:
+def _among(column: Any, values: list[Any], dialect: str) -> Any:
+    """SQL: `column` is one of `values`, bound as ONE parameter.
+
+    Thousands of ids as one JSON array (SQLite) or array (PostgreSQL) rather than one
+    placeholder each: no chunking, and nothing to render per value.
+    """
+    if dialect == "sqlite":
+        each = func.json_each(bindparam(None, json.dumps(values))).table_valued("value")
+        return column.in_(select(each.c.value))
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _load_events(conn: Any, ids: list[int]) -> dict[int, tuple[tuple, dict[str, Any]]]:
     """Per event id: its part of the sort key, and the record's `event` value."""
+    stmt = (select(Event.id, Event.key, Event.title, Event.details,
+                   _raw(Event.announced_on), _raw(Event.first_observed_at))
+            .where(_among(Event.id, ids, conn.dialect.name)))
     found: dict[int, tuple[tuple, dict[str, Any]]] = {}
-    for chunk in _chunks(sorted(ids)):
-        stmt = (select(Event.id, Event.key, Event.title, Event.details,
-                       _raw(Event.announced_on), _raw(Event.first_observed_at))
-                .where(Event.id.in_(chunk)))
-        for eid, key, title, details, announced_on, first_observed_at in conn.execute(stmt).all():
-            # The number of items the official announcement states ("４品目"), for headlines.
-            stated = (details or {}).get("item_count") if isinstance(details, dict) else None
-            found[eid] = (
-                (0, _as_date(announced_on) or date.max,
-                 _utc(first_observed_at) if first_observed_at is not None
-                 else datetime.max.replace(tzinfo=UTC), key or ""),
-                {"key": key, "title": title, "stated_item_count": stated})
+    for eid, key, title, details, announced_on, first_observed_at in conn.execute(stmt).all():
+        # The number of items the official announcement states ("４品目"), for headlines.
+        stated = (details or {}).get("item_count") if isinstance(details, dict) else None
+        found[eid] = (
+            (0, _as_date(announced_on) or date.max,
+             _utc(first_observed_at) if first_observed_at is not None
+             else datetime.max.replace(tzinfo=UTC), key or ""),
+            {"key": key, "title": title, "stated_item_count": stated})
     return found
 
 
 def _load_categories(conn: Any, ids: list[str]) -> dict[str, tuple[str, ...]]:
+    stmt = (select(ChangeCategory.change_id, ChangeCategory.category)
+            .where(_among(ChangeCategory.change_id, ids, conn.dialect.name))
+            .order_by(ChangeCategory.change_id, ChangeCategory.category))
     found: dict[str, list[str]] = {}
-    for chunk in _chunks(ids):
-        stmt = (select(ChangeCategory.change_id, ChangeCategory.category)
-                .where(ChangeCategory.change_id.in_(chunk))
-                .order_by(ChangeCategory.change_id, ChangeCategory.category))
-        for change_id, category in conn.execute(stmt).all():
-            have = found.get(change_id)
-            if have is None:
-                found[change_id] = [category]
-            else:
-                have.append(category)
+    for change_id, category in conn.execute(stmt).all():
+        have = found.get(change_id)
+        if have is None:
+            found[change_id] = [category]
+        else:
+            have.append(category)
     return {k: tuple(v) for k, v in found.items()}
 
 
 def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
                   ) -> dict[str, tuple[Source, ...]]:
+    stmt = (select(Evidence.change_id, Evidence.url, Evidence.kind, Evidence.title,
+                   Evidence.quote)
+            .where(_among(Evidence.change_id, ids, conn.dialect.name))
+            .order_by(Evidence.change_id, Evidence.id))
+    if as_known_at is not None:
+        stmt = stmt.where(_evidence_known(Evidence, as_known_at))
     found: dict[str, list[Source]] = {}
-    for chunk in _chunks(ids):
-        stmt = (select(Evidence.change_id, Evidence.url, Evidence.kind, Evidence.title,
-                       Evidence.quote)
-                .where(Evidence.change_id.in_(chunk))
-                .order_by(Evidence.change_id, Evidence.id))
-        if as_known_at is not None:
-            stmt = stmt.where(_evidence_known(Evidence, as_known_at))
-        for change_id, url, kind, title, quote in conn.execute(stmt).all():
-            source = Source(url, kind, title, quote)
-            have = found.get(change_id)
-            if have is None:
-                found[change_id] = [source]
-            else:
-                have.append(source)
+    for change_id, url, kind, title, quote in conn.execute(stmt).all():
+        source = Source(url, kind, title, quote)
+        have = found.get(change_id)
+        if have is None:
+            found[change_id] = [source]
+        else:
+            have.append(source)
     return {k: tuple(v) for k, v in found.items()}
 
 
