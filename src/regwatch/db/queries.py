@@ -252,6 +252,8 @@ def select_changes(
 
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
+        if not rows:
+            return []
         ids = [r[0] for r in rows]
         events = _load_events(conn, sorted({r[-1] for r in rows if r[-1] is not None}))
         cats = _load_categories(conn, ids)
