@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,8 +25,9 @@ from regwatch.config import Config, SourceConfig
 from regwatch.db.session import require_schema, transaction
 from regwatch.db.tables import SourceRun
 from regwatch.errors import LockHeld, RegwatchError
+from regwatch.models import Document
 from regwatch.registry import build_scraper, check_sources, discover
-from regwatch.store import ensure_source, store_document
+from regwatch.store import ensure_source, store_documents
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +135,7 @@ def run_source(engine: Engine, config: Config, source: SourceConfig, *, fetcher,
 
 def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, fetcher, store,
                        kinds, now: datetime | None, progress: bool | None) -> RunResult:
-    from regwatch.fetch.context import FetchContext, forget_validators, save_validators
+    from regwatch.fetch.context import FetchContext, save_validators_many
 
     started = now or now_utc()
     with transaction(engine) as session:
@@ -147,40 +150,38 @@ def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, 
         session.add(run)
         session.flush()
         run_id = run.id
-    seen = changed = 0
     # Validators are saved only when the whole run succeeded. A parent's validators (a feed,
     # an index, a release page) gate its children: saved before the children are stored, a
     # crash or a failed child fetch in between would make the next run's 304 (or same-bytes
     # `unchanged`) skip those children for good.
-    validators: dict[str, tuple] = {}
+    batch = _Batch(engine, store, source.name, source_id)
     fatal: str | None = None
     ctx = None
     try:
-        scraper = build_scraper(source, kinds)
-        ctx = FetchContext(fetcher, source, scraper.options, run_id=run_id, now=started,
-                           engine=engine, progress=progress)
-        for doc in scraper.scrape(ctx):
-            seen += 1
-            http = doc.metadata.get("http") or {}
-            url = http.get("url") or doc.url
-            with transaction(engine) as session:
-                stored_size = store.stored_size(doc.snapshot.sha256) if doc.snapshot else None
-                version = store_document(session, source_id, doc, stored_size=stored_size)
-                if version is not None:
-                    # Until the run ends cleanly, a changed URL must be fetched in full again.
-                    forget_validators(session, url)
-            if doc.snapshot is not None and not doc.metadata.get("gone"):
-                validators[url] = (http.get("etag"), http.get("last_modified"),
-                                   doc.snapshot.sha256, doc.fetched_at)
-            if version is not None:
-                changed += 1
-                log.info("%s: %s %s (%s)", source.name, version.change_type, doc.url, doc.kind)
+        try:
+            scraper = build_scraper(source, kinds)
+            ctx = FetchContext(fetcher, source, scraper.options, run_id=run_id, now=started,
+                               engine=engine, progress=progress)
+            ctx.before_read = batch.flush
+            for doc in scraper.scrape(ctx):
+                batch.add(doc)
+            batch.flush()
+        except BaseException:
+            # What was yielded before the failure is stored, as it was when stored one by one;
+            # the failure reported stays the scraper's.
+            try:
+                if batch.failed is None:
+                    batch.flush()
+            except Exception:
+                log.exception("%s: storing the documents yielded before the failure failed", source.name)
+            raise
     except (RegwatchError, OSError) as exc:
         fatal = str(exc)
         log.error("%s: run failed: %s", source.name, exc)
     except Exception as exc:  # a bug in one scraper must not stop the other sources
         fatal = f"{type(exc).__name__}: {exc}"
         log.exception("%s: run failed with an unexpected error", source.name)
+    seen, changed, validators = batch.seen, batch.changed, batch.validators
     issues = list(ctx.issues) if ctx is not None else []
     errors = len([i for i in issues if i.level == "error"]) + (1 if fatal else 0)
     if fatal:
@@ -203,9 +204,115 @@ def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, 
         run.error = first_error
         run.issues = [{"url": i.url, "message": i.message, "level": i.level} for i in issues][:200] or None
         if status == "ok":
-            for url, (etag, last_modified, sha256, fetched_at) in validators.items():
-                save_validators(session, url, etag, last_modified, sha256, fetched_at)
+            save_validators_many(session, validators)
     result = RunResult(source.name, status, seen, changed, errors, first_error, run_id)
     (log.warning if status != "ok" else log.info)("%s", result.summary())
     return result
 
+
+class _Batch:
+    """Documents a scraper yielded, stored a batch per transaction.
+
+    Each document's version, its snapshot row and the forgetting of its validators are in
+    the transaction that stores it, so a crash keeps a document whole or not at all; only
+    the number of transactions changes (one per batch, not one per document: a re-check of
+    thousands of unchanged pages was mostly commits). A batch is written when it holds
+    MAX_DOCS documents or MAX_BYTES of text, when its first document has waited MAX_AGE_S,
+    before a key repeats, and before the scraper reads the database (FetchContext.before_read),
+    so a scraper sees exactly what it would if each document were written as it was yielded.
+    When a batch fails, its documents are stored again one transaction each, so those before
+    the failing one are kept and the same error is raised, as without batching; it is raised
+    again by every later add() or flush(), so that a scraper catching it (a flush before a
+    read happens inside the scraper) cannot turn a storage failure into a mere issue.
+    """
+
+    MAX_DOCS = 200
+    MAX_BYTES = 8 << 20
+    MAX_AGE_S = 2.0
+
+    def __init__(self, engine: Engine, store, source_name: str, source_id: int):
+        self.engine, self.store = engine, store
+        self.source_name, self.source_id = source_name, source_id
+        self.seen = self.changed = 0
+        self.validators: dict[str, tuple] = {}  # url -> (etag, last_modified, sha256, fetched_at)
+        self._docs: list[Document] = []
+        self._keys: set[str] = set()
+        self._bytes = 0
+        self._since = 0.0
+        self._lock = threading.RLock()
+        self._failed: BaseException | None = None
+
+    @property
+    def failed(self) -> BaseException | None:
+        return self._failed
+
+    def add(self, doc: Document) -> None:
+        with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            if doc.key in self._keys:
+                self.flush()
+            if not self._docs:
+                self._since = time.monotonic()
+            self._docs.append(doc)
+            self._keys.add(doc.key)
+            self._bytes += len(doc.text or "")
+            if (len(self._docs) >= self.MAX_DOCS or self._bytes >= self.MAX_BYTES
+                    or time.monotonic() - self._since >= self.MAX_AGE_S):
+                self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            try:
+                self._flush()
+            except BaseException as exc:
+                self._failed = exc
+                raise
+
+    def _flush(self) -> None:
+        docs, self._docs, self._keys, self._bytes = self._docs, [], set(), 0
+        if not docs:
+            return
+        try:
+            with transaction(self.engine) as session:
+                versions = self._store(session, docs)
+        except Exception:
+            if len(docs) == 1:
+                self.seen += 1  # counted as yielded, as one by one
+                raise
+            log.info("%s: storing a batch of %d failed; storing them one by one",
+                     self.source_name, len(docs))
+            for doc in docs:
+                self.seen += 1
+                with transaction(self.engine) as session:
+                    (version,) = self._store(session, [doc])
+                self._done([doc], [version])
+            return
+        self.seen += len(docs)
+        self._done(docs, versions)
+
+    def _store(self, session, docs: list[Document]) -> list:
+        from regwatch.fetch.context import forget_validators_many
+
+        sizes = [self.store.stored_size(d.snapshot.sha256) if d.snapshot else None for d in docs]
+        versions = store_documents(session, self.source_id, docs, stored_sizes=sizes)
+        # Until the run ends cleanly, a changed URL must be fetched in full again.
+        forget_validators_many(session, [_http_url(d) for d, v in zip(docs, versions, strict=True)
+                                         if v is not None])
+        return versions
+
+    def _done(self, docs: list[Document], versions: list) -> None:
+        for doc, version in zip(docs, versions, strict=True):
+            if doc.snapshot is not None and not doc.metadata.get("gone"):
+                http = doc.metadata.get("http") or {}
+                self.validators[_http_url(doc)] = (http.get("etag"), http.get("last_modified"),
+                                                   doc.snapshot.sha256, doc.fetched_at)
+            if version is not None:
+                self.changed += 1
+                log.info("%s: %s %s (%s)", self.source_name, version.change_type, doc.url, doc.kind)
+
+
+def _http_url(doc: Document) -> str:
+    return (doc.metadata.get("http") or {}).get("url") or doc.url

@@ -12,9 +12,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from regwatch.db.tables import DocumentRow, DocumentVersion, SnapshotRow, SourceRow
 from regwatch.models import Document, Snapshot
@@ -78,30 +79,103 @@ def store_document(session: Session, source_id: int, doc: Document, *,
 
     Returns the new version, or None when nothing changed.
     """
-    row = session.scalar(select(DocumentRow).where(DocumentRow.source_id == source_id,
-                                                   DocumentRow.key == doc.key))
-    gone = bool(doc.metadata.get("gone"))
-    if row is None:
-        if gone or doc.unchanged:
-            return None  # never stored, and nothing to store
-        row = DocumentRow(source_id=source_id, key=doc.key, url=doc.url, kind=doc.kind,
-                          title=doc.title, first_seen_at=doc.fetched_at,
-                          last_seen_at=doc.fetched_at, linked_from=doc.linked_from)
-        session.add(row)
-        session.flush()
-    else:
-        row.last_seen_at = max(row.last_seen_at, doc.fetched_at)
-        row.url = doc.url
-        if doc.title:
-            row.title = doc.title
+    return store_documents(session, source_id, [doc], stored_sizes=[stored_size])[0]
 
-    previous = latest_version(session, row.id)
+
+@dataclass(frozen=True)
+class _Latest:
+    """What storing needs of a document's latest version (not its text)."""
+
+    version: int
+    change_type: str
+    content_sha256: str
+
+
+@dataclass(frozen=True)
+class _Plan:
+    row: DocumentRow
+    previous: _Latest | None
+    doc: Document
+    change_type: str
+    content_sha256: str
+    snapshot: Snapshot | None
+    text: str | None
+
+
+def store_documents(session: Session, source_id: int, docs: list[Document], *,
+                    stored_sizes: list[int | None] | None = None) -> list[StoredVersion | None]:
+    """`store_document` for several documents of one source (distinct keys), in order, in the
+    caller's transaction: their rows, latest versions and snapshot rows are read in a few
+    queries and the writes are flushed together, so a re-check of thousands of unchanged
+    pages costs a few statements per batch rather than several per page."""
+    if len({d.key for d in docs}) != len(docs):
+        raise ValueError("store_documents: a key appears more than once in one batch")
+    sizes = stored_sizes if stored_sizes is not None else [None] * len(docs)
+    rows = _rows(session, source_id, [d.key for d in docs])
+    latest = _latest(session, [r.id for r in rows.values()])
+    have = _stored_snapshots(session, {d.snapshot.sha256 for d in docs if d.snapshot is not None})
+    plans: list[_Plan | None] = []
+    touches: list[dict] = []
+    for doc, size in zip(docs, sizes, strict=True):
+        row = rows.get(doc.key)
+        gone = bool(doc.metadata.get("gone"))
+        if row is None:
+            if gone or doc.unchanged:
+                plans.append(None)  # never stored, and nothing to store
+                continue
+            row = DocumentRow(source_id=source_id, key=doc.key, url=doc.url, kind=doc.kind,
+                              title=doc.title, first_seen_at=doc.fetched_at,
+                              last_seen_at=doc.fetched_at, linked_from=doc.linked_from)
+            session.add(row)
+            plan = _plan(row, None, doc, gone)
+        else:
+            previous = latest.get(row.id)
+            plan = _plan(row, previous, doc, gone)
+            seen, title = max(row.last_seen_at, doc.fetched_at), doc.title or row.title
+            if plan is not None:
+                row.last_seen_at, row.url, row.title = seen, doc.url, title
+            elif (seen, doc.url, title) != (row.last_seen_at, row.url, row.title):
+                # Seen again, no new version: one executemany for the batch, not an ORM
+                # UPDATE per row (SQLite's driver cannot batch those).
+                touches.append({"_id": row.id, "_seen": seen, "_url": doc.url, "_title": title})
+                for key, value in (("last_seen_at", seen), ("url", doc.url), ("title", title)):
+                    set_committed_value(row, key, value)
+        if plan is not None and plan.snapshot is not None and plan.snapshot.sha256 not in have:
+            snap = plan.snapshot
+            session.add(SnapshotRow(sha256=snap.sha256, size=snap.size, stored_size=size or snap.size,
+                                    media_type=snap.media_type, first_stored_at=doc.fetched_at))
+            have.add(snap.sha256)
+        plans.append(plan)
+    if touches:
+        t = DocumentRow.__table__
+        session.execute(update(t).where(t.c.id == bindparam("_id"))
+                        .values(last_seen_at=bindparam("_seen"), url=bindparam("_url"),
+                                title=bindparam("_title")), touches)
+    session.flush()  # new rows get their ids; snapshot rows exist before versions point at them
+    versions = []
+    for plan in plans:
+        if plan is None:
+            versions.append(None)
+            continue
+        if plan.change_type == "removed":
+            plan.row.removed_at = plan.doc.fetched_at
+        else:
+            plan.row.removed_at = None
+        versions.append(_version(plan))
+        session.add(versions[-1])
+    session.flush()
+    return [None if v is None else
+            StoredVersion(v.id, p.row.id, p.row.kind, p.row.key, p.row.url, p.change_type,
+                          p.doc.fetched_at)
+            for v, p in zip(versions, plans, strict=True)]
+
+
+def _plan(row: DocumentRow, previous: _Latest | None, doc: Document, gone: bool) -> _Plan | None:
+    """The version `doc` makes of `row`, or None when it makes none."""
     if gone:
         if previous is None or previous.change_type == "removed":
             return None
-        row.removed_at = doc.fetched_at
-        return _add_version(session, row, previous, doc, "removed", content_sha256="removed",
-                            snapshot=None, text=None)
+        return _Plan(row, previous, doc, "removed", "removed", None, None)
     if doc.unchanged and previous is not None and previous.change_type != "removed":
         return None
     digest = content_hash(doc)
@@ -109,24 +183,52 @@ def store_document(session: Session, source_id: int, doc: Document, *,
         return None
     if previous is not None and previous.change_type != "removed" and previous.content_sha256 == digest:
         return None
-    if doc.snapshot is not None:
-        ensure_snapshot_row(session, doc.snapshot, stored_size or doc.snapshot.size, doc.fetched_at)
-    row.removed_at = None
     change_type = "added" if previous is None or previous.change_type == "removed" else "changed"
-    return _add_version(session, row, previous, doc, change_type, content_sha256=digest,
-                        snapshot=doc.snapshot, text=doc.text)
+    return _Plan(row, previous, doc, change_type, digest, doc.snapshot, doc.text)
 
 
-def _add_version(session: Session, row: DocumentRow, previous: DocumentVersion | None,
-                 doc: Document, change_type: str, *, content_sha256: str,
-                 snapshot: Snapshot | None, text: str | None) -> StoredVersion:
-    version = DocumentVersion(
-        document_id=row.id, version=(previous.version + 1) if previous else 1,
-        snapshot_sha256=snapshot.sha256 if snapshot else None, content_sha256=content_sha256,
-        observed_at=doc.fetched_at, title=doc.title, text=text if keeps_text(doc) else None,
-        encoding=doc.encoding,
-        doc_metadata=dict(doc.metadata) or None,
-        change_type=change_type)
-    session.add(version)
-    session.flush()
-    return StoredVersion(version.id, row.id, row.kind, row.key, row.url, change_type, doc.fetched_at)
+def _version(plan: _Plan) -> DocumentVersion:
+    doc, previous = plan.doc, plan.previous
+    return DocumentVersion(
+        document_id=plan.row.id, version=(previous.version + 1) if previous else 1,
+        snapshot_sha256=plan.snapshot.sha256 if plan.snapshot else None,
+        content_sha256=plan.content_sha256, observed_at=doc.fetched_at, title=doc.title,
+        text=plan.text if keeps_text(doc) else None, encoding=doc.encoding,
+        doc_metadata=dict(doc.metadata) or None, change_type=plan.change_type)
+
+
+_CHUNK = 500  # bound parameters per IN (...) list
+
+
+def _chunks(items: list, size: int = _CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _rows(session: Session, source_id: int, keys: list[str]) -> dict[str, DocumentRow]:
+    out: dict[str, DocumentRow] = {}
+    for part in _chunks(keys):
+        out.update((r.key, r) for r in session.scalars(
+            select(DocumentRow).where(DocumentRow.source_id == source_id, DocumentRow.key.in_(part))))
+    return out
+
+
+def _latest(session: Session, document_ids: list[int]) -> dict[int, _Latest]:
+    out: dict[int, _Latest] = {}
+    for part in _chunks(document_ids):
+        top = (select(DocumentVersion.document_id, func.max(DocumentVersion.version).label("v"))
+               .where(DocumentVersion.document_id.in_(part))
+               .group_by(DocumentVersion.document_id).subquery())
+        q = (select(DocumentVersion.document_id, DocumentVersion.version, DocumentVersion.change_type,
+                    DocumentVersion.content_sha256)
+             .join(top, (top.c.document_id == DocumentVersion.document_id)
+                   & (top.c.v == DocumentVersion.version)))
+        out.update((doc_id, _Latest(v, ct, sha)) for doc_id, v, ct, sha in session.execute(q))
+    return out
+
+
+def _stored_snapshots(session: Session, shas: set[str]) -> set[str]:
+    out: set[str] = set()
+    for part in _chunks(sorted(shas)):
+        out.update(session.scalars(select(SnapshotRow.sha256).where(SnapshotRow.sha256.in_(part))))
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from regwatch.config import SourceConfig
@@ -65,6 +65,9 @@ class FetchContext:
         self._progress = progress
         self._source_id: int | None = None
         self._source_id_known = False
+        # Set by the pipeline: writes what it holds back (a batch of yielded documents) before
+        # any read of the history database, so a scraper sees everything it yielded.
+        self.before_read: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ fetching
 
@@ -72,6 +75,8 @@ class FetchContext:
               validators: Validators | None = None) -> FetchResult:
         """Polite GET within this source's settings and hosts. `validators` (normally read
         from http_cache) may be given when already known."""
+        if validators is None and conditional:
+            self._before_read()
         return self.fetcher.fetch(url, config=self.config, allowed_hosts=self.allowed_hosts,
                                   conditional=conditional, accept=accept, validators=validators,
                                   source_id=self.source_id, run_id=self.run_id)
@@ -87,7 +92,11 @@ class FetchContext:
         bar = Progress(len(urls), self.source.name, enabled=self._progress)
         todo = iter(urls)
         pending: dict[Future[FetchResult], str] = {}
-        known = self.fetcher.validators_many(urls) if kw.get("conditional", True) else {}
+        if kw.get("conditional", True):
+            self._before_read()
+            known = self.fetcher.validators_many(urls)
+        else:
+            known = {}
         _ = self.source_id  # look it up once, not in every worker
 
         def submit(pool: ThreadPoolExecutor) -> None:
@@ -150,6 +159,7 @@ class FetchContext:
 
     def is_stored(self, key: str) -> bool:
         """A document with this key exists for this source."""
+        self._before_read()
         if self.engine is None:
             return False
         with self.engine.connect() as conn:
@@ -159,6 +169,7 @@ class FetchContext:
 
     def stored_keys(self, kind: str | None = None) -> list[str]:
         """Keys of this source's documents that are not marked removed (for 'removed' detection)."""
+        self._before_read()
         if self.engine is None:
             return []
         q = (select(DocumentRow.key).join(SourceRow, SourceRow.id == DocumentRow.source_id)
@@ -170,6 +181,7 @@ class FetchContext:
 
     def stored_metadata(self, key: str) -> dict | None:
         """Metadata of the latest stored version of the document with this key."""
+        self._before_read()
         if self.engine is None:
             return None
         with self.engine.connect() as conn:
@@ -184,6 +196,7 @@ class FetchContext:
     def stored_metadata_map(self, kind: str | None = None) -> dict[str, dict]:
         """{key: metadata of the latest version} of this source's documents not marked removed,
         in one query (a watcher of thousands of URLs must not ask once per URL)."""
+        self._before_read()
         if self.engine is None:
             return {}
         latest = (select(DocumentVersion.document_id, func.max(DocumentVersion.version).label("v"))
@@ -198,6 +211,10 @@ class FetchContext:
             q = q.where(DocumentRow.kind == kind)
         with self.engine.connect() as conn:
             return {key: meta or {} for key, meta in conn.execute(q)}
+
+    def _before_read(self) -> None:
+        if self.before_read is not None:
+            self.before_read()
 
     # ------------------------------------------------------------------ isolation and issues
 
@@ -230,6 +247,32 @@ def save_validators(session: Session, url: str, etag: str | None, last_modified:
     else:
         row.etag, row.last_modified, row.content_sha256, row.checked_at = etag, last_modified, sha256, now
     session.flush()
+
+
+def save_validators_many(session: Session, items: dict[str, tuple]) -> None:
+    """`save_validators` for many URLs: {url: (etag, last_modified, sha256, checked_at)}, with
+    the existing rows read in a few queries rather than one per URL."""
+    urls = list(items)
+    rows: dict[str, HttpCache] = {}
+    for i in range(0, len(urls), 500):
+        rows.update((r.url, r) for r in session.scalars(
+            select(HttpCache).where(HttpCache.url.in_(urls[i:i + 500]))))
+    for url, (etag, last_modified, sha256, checked_at) in items.items():
+        row = rows.get(url)
+        if row is None:
+            session.add(HttpCache(url=url, etag=etag, last_modified=last_modified,
+                                  content_sha256=sha256, checked_at=checked_at))
+        else:
+            row.etag, row.last_modified, row.content_sha256 = etag, last_modified, sha256
+            row.checked_at = checked_at
+    session.flush()
+
+
+def forget_validators_many(session: Session, urls: Iterable[str]) -> None:
+    """`forget_validators` for many URLs, in a few statements."""
+    urls = sorted(set(urls))
+    for i in range(0, len(urls), 500):
+        session.execute(delete(HttpCache).where(HttpCache.url.in_(urls[i:i + 500])))
 
 
 def forget_validators(session: Session, url: str) -> None:
