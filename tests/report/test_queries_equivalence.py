@@ -11,6 +11,7 @@ different tzinfo would fail too.
 
 from __future__ import annotations
 
+import gc
 import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert
 
-from regwatch.db.queries import natural_key, select_changes
+from regwatch.db.queries import _collector_paused, natural_key, select_changes
 from regwatch.db.tables import (
     ChangeCategory,
     ControlChange,
@@ -183,3 +184,20 @@ def test_thousands_of_ids_bind_as_one_parameter(engine) -> None:
     assert len(got) == 2500
     assert [repr(c) for c in got] == [repr(c) for c in reference_select_changes(engine)]
     assert sum(len(c.sources) for c in got) > 4000
+
+
+def test_garbage_collector_state_is_restored(random_engine) -> None:
+    assert gc.isenabled()
+    assert select_changes(random_engine)
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        with _collector_paused():
+            assert not gc.isenabled()
+            raise ValueError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert select_changes(random_engine)
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()

@@ -34,10 +34,12 @@ as numbers), then change id.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -250,6 +252,33 @@ def select_changes(
     if jurisdictions:
         stmt = stmt.where(c.jurisdiction.in_(jurisdictions))
 
+    with _collector_paused():
+        return _records(engine, stmt, as_known_at)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while many acyclic objects are built.
+
+    A week of a dense history is ~50,000 new containers (rows, records, dicts). With the
+    collector running they are scanned again and again, and every other such call sets
+    off a full collection of the whole process: 30-50 ms on the benchmark machine, as
+    long as the query itself. Nothing built here forms a cycle, so nothing is lost by
+    waiting. The switch is process-wide (other threads' collections wait too, for these
+    milliseconds); the collector resumes on exit if it was running before.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _records(engine: Engine, stmt: Any, as_known_at: datetime | None) -> list[ChangeRecord]:
+    """Run select_changes' statement; load events, categories and sources; sort; build."""
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
         if not rows:
