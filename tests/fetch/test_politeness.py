@@ -108,3 +108,29 @@ def test_global_connection_limit_across_hosts(server, make_fetcher):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(f.fetch, urls))
     assert route.peak == 3
+
+
+def test_global_limit_holds_across_client_shards(server, make_fetcher):
+    # 20 connections are served by three httpx clients (at most 8 each); the limit is still 20.
+    route = InFlight(0.3)
+    for i in range(40):
+        server.route(f"/h{i}", route)
+    f = make_fetcher(per_host_connections=40, max_connections=20, respect_robots=False)
+    with ThreadPoolExecutor(40) as pool:
+        list(pool.map(f.fetch, [server.url(f"/h{i}") for i in range(40)]))
+    # (the test server's accept backlog may keep the peak a little under the limit)
+    assert 8 < route.peak <= 20
+    assert len({r.client for r in server.requests()}) <= 20
+
+
+def test_a_cookie_is_sent_back_whichever_client_shard_sends(server, make_fetcher):
+    server.route("/login", body="ok", headers={"Set-Cookie": "session=abc; Path=/"})
+    for i in range(24):
+        server.route(f"/c{i}", Reply(body="x", delay=0.05))
+    f = make_fetcher(per_host_connections=24, max_connections=24, respect_robots=False)
+    f.fetch(server.url("/login"))
+    with ThreadPoolExecutor(24) as pool:  # all three shards are busy at once
+        list(pool.map(f.fetch, [server.url(f"/c{i}") for i in range(24)]))
+    cookies = [server.requests(f"/c{i}")[0].headers.get("cookie") for i in range(24)]
+    assert cookies == ["session=abc"] * 24
+    assert len({r.client for r in server.requests()}) > 8  # more than one shard was used
