@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak RSS after build: {peak_rss_mb():.0f} MB")
 
     until = START + timedelta(days=DAYS - 1)  # the last day observed
-    # The cost is the index search plus ~15-20 µs per returned record on SQLite (about two
-    # thirds of it SQLite reading the change, category and evidence rows); a day and a week
-    # of a history this dense (~270 changes observed per day) show both.
+    # The cost is the index search plus ~20 µs per returned record on SQLite (over half of
+    # it SQLite reading the change, category and evidence rows, the rest building records);
+    # a day and a week of a history this dense (~270 changes observed per day) show both.
     for days in (1, 7):
         since = until - timedelta(days=days - 1)
         for by in ("observed", "announced", "effective", None):
