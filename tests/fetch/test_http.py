@@ -344,3 +344,21 @@ def test_not_http_url(make_fetcher):
     with pytest.raises(FetchError) as err:
         make_fetcher().fetch("file:///etc/passwd")
     assert "not an http(s) URL" in err.value.reason
+
+
+def test_fetch_log_rows_are_written_in_few_transactions(server, make_fetcher, engine):
+    from sqlalchemy import event
+
+    server.route("/a", body="x", etag='"e"')
+    f = make_fetcher(engine, respect_robots=False)
+    f.flush()
+    commits = []
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+    started = time.monotonic()
+    for _ in range(60):
+        f.fetch(server.url("/a"), validators=Validators(etag='"e"'))
+    f.flush()  # writes what is gathered at once, without waiting for the gathering to end
+    assert time.monotonic() - started < 5
+    assert len(page_rows(f, engine)) == 60
+    # gathered for a quarter of a second at a time, not one commit per row or two
+    assert len(commits) <= 2 + (time.monotonic() - started) / 0.25

@@ -528,12 +528,20 @@ class _Inflater:
         return bool(self._d is not None and self._d.unused_data)
 
 
+_FLUSH = object()  # queued by _LogWriter.flush: write what is gathered now
+
+
 class _LogWriter:
-    """Writes fetch_log rows in a background thread, in batches of whatever is queued."""
+    """Writes fetch_log rows in a background thread, a batch per transaction: whatever is
+    queued, gathered for up to GATHER_S (a run fetching hundreds of pages a second otherwise
+    commits every row or two on its own). flush() and close() write at once."""
+
+    GATHER_S = 0.25
+    MAX_ROWS = 500
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.queue: queue.Queue[Any] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="fetch-log-writer", daemon=True)
         self.thread.start()
 
@@ -541,6 +549,7 @@ class _LogWriter:
         self.queue.put(row)
 
     def flush(self) -> None:
+        self.queue.put(_FLUSH)
         self.queue.join()
 
     def close(self) -> None:
@@ -550,12 +559,13 @@ class _LogWriter:
     def _run(self) -> None:
         while True:
             batch = [self.queue.get()]
-            while len(batch) < 500:
+            until = time.monotonic() + self.GATHER_S
+            while len(batch) < self.MAX_ROWS and isinstance(batch[-1], dict):
                 try:
-                    batch.append(self.queue.get_nowait())
+                    batch.append(self.queue.get(timeout=max(0.0, until - time.monotonic())))
                 except queue.Empty:
                     break
-            rows = [r for r in batch if r is not None]
+            rows = [r for r in batch if isinstance(r, dict)]
             try:
                 if rows:
                     with self.engine.begin() as conn:
@@ -565,7 +575,7 @@ class _LogWriter:
             finally:
                 for _ in batch:
                     self.queue.task_done()
-            if len(rows) != len(batch):
+            if batch[-1] is None:
                 return
 
 
