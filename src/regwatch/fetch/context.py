@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
+import queue
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,25 +100,29 @@ class FetchContext:
             known = {}
         _ = self.source_id  # look it up once, not in every worker
 
+        # Completed futures arrive on a queue: wait(FIRST_COMPLETED) over all pending futures
+        # costs a waiter on each of them per completion.
+        done: queue.SimpleQueue[Future[FetchResult]] = queue.SimpleQueue()
+
         def submit(pool: ThreadPoolExecutor) -> None:
             for url in todo:
-                pending[pool.submit(self.fetch, url, validators=known.get(url, Validators()),
-                                    **kw)] = url
+                fut = pool.submit(self.fetch, url, validators=known.get(url, Validators()), **kw)
+                pending[fut] = url
+                fut.add_done_callback(done.put)
                 if len(pending) >= 2 * workers:
                     return
 
         with bar, ThreadPoolExecutor(workers, thread_name_prefix=f"fetch-{self.source.name}") as pool:
             submit(pool)
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    url = pending.pop(fut)
-                    try:
-                        item: FetchResult | FetchError = fut.result()
-                    except FetchError as exc:
-                        item = exc
-                    bar.advance(error=isinstance(item, FetchError))
-                    yield url, item
+                fut = done.get()
+                url = pending.pop(fut)
+                try:
+                    item: FetchResult | FetchError = fut.result()
+                except FetchError as exc:
+                    item = exc
+                bar.advance(error=isinstance(item, FetchError))
+                yield url, item
                 submit(pool)
 
     def document(self, url: str, *, kind: str, key: str | None = None, title: str | None = None,
