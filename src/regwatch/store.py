@@ -62,10 +62,17 @@ def ensure_source(session: Session, name: str, scraper: str, now: datetime) -> i
 
 
 def ensure_snapshot_row(session: Session, snapshot: Snapshot, stored_size: int, now: datetime) -> None:
-    if session.get(SnapshotRow, snapshot.sha256) is None:
-        session.add(SnapshotRow(sha256=snapshot.sha256, size=snapshot.size, stored_size=stored_size,
-                                media_type=snapshot.media_type, first_stored_at=now))
-        session.flush()
+    """Index a snapshot once. Sources run in parallel and may fetch the same bytes (one PDF
+    linked from two releases), so the insert itself must tolerate the row appearing."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    session.execute(dialect_insert(SnapshotRow).values(
+        sha256=snapshot.sha256, size=snapshot.size, stored_size=stored_size,
+        media_type=snapshot.media_type, first_stored_at=now).on_conflict_do_nothing(
+        index_elements=["sha256"]))
 
 
 def latest_version(session: Session, document_id: int) -> DocumentVersion | None:
@@ -141,10 +148,8 @@ def store_documents(session: Session, source_id: int, docs: list[Document], *,
                 for key, value in (("last_seen_at", seen), ("url", doc.url), ("title", title)):
                     set_committed_value(row, key, value)
         if plan is not None and plan.snapshot is not None and plan.snapshot.sha256 not in have:
-            snap = plan.snapshot
-            session.add(SnapshotRow(sha256=snap.sha256, size=snap.size, stored_size=size or snap.size,
-                                    media_type=snap.media_type, first_stored_at=doc.fetched_at))
-            have.add(snap.sha256)
+            ensure_snapshot_row(session, plan.snapshot, size or plan.snapshot.size, doc.fetched_at)
+            have.add(plan.snapshot.sha256)
         plans.append(plan)
     if touches:
         t = DocumentRow.__table__

@@ -157,3 +157,66 @@ def test_a_run_left_running_by_a_crash_is_marked_abandoned(parts) -> None:
     with engine.connect() as conn:
         statuses = [r[0] for r in conn.execute(select(SourceRun.status).order_by(SourceRun.id))]
     assert statuses == ["abandoned", "ok"]
+
+
+def test_indexing_the_same_snapshot_from_two_transactions(engine) -> None:
+    """One PDF linked from two releases, stored by two sources at once: the second insert
+    waits for the first and then finds the row, instead of failing the source's run."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from regwatch.models import Snapshot
+    from regwatch.store import ensure_snapshot_row
+
+    snap = Snapshot("ab" * 32, 10, "application/pdf")
+    errors: list[BaseException] = []
+    first = Session(engine)
+    ensure_snapshot_row(first, snap, 10, T0)
+    first.flush()  # the row is written but not committed
+
+    def second() -> None:
+        try:
+            with Session(engine) as session, session.begin():
+                ensure_snapshot_row(session, snap, 10, T0)
+        except BaseException as exc:  # noqa: BLE001 - the test reports whatever escaped
+            errors.append(exc)
+
+    t = threading.Thread(target=second)
+    t.start()
+    t.join(0.5)  # the second transaction is now waiting on the first
+    first.commit()
+    first.close()
+    t.join(30)
+    assert errors == []
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(SnapshotRow)).scalar_one() == 1
+
+
+def test_two_sources_storing_the_same_bytes_at_once(engine, tmp_path) -> None:
+    """One PDF linked from two releases: parallel sources index its snapshot once, no error."""
+    import dataclasses
+    import threading
+
+    from regwatch.app import App
+    from regwatch.pipeline import run_sources
+
+    sources = tuple(_source(f"s{n}", pages={f"s{n}/doc{i}": f"shared body {i}" for i in range(40)})
+                    for n in range(4))
+    config = dataclasses.replace(Config(), data_dir=str(tmp_path / "data"), sources=sources)
+    app = App(config)
+    app.__dict__["engine"] = engine
+    barrier = threading.Barrier(4)
+
+    class Racing(FakeScraper):
+        kind = "fake"
+
+        def scrape(self, ctx):
+            barrier.wait(timeout=10)  # all four store the same snapshots at the same moment
+            yield from super().scrape(ctx)
+
+    results = run_sources(app, [], kinds={"fake": Racing}, now=T0)
+    assert [r.status for r in results] == ["ok"] * 4, [r.error for r in results]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(SnapshotRow)).scalar_one() == 40
+        assert conn.execute(select(func.count()).select_from(DocumentVersion)).scalar_one() == 160
