@@ -64,15 +64,23 @@ def ensure_source(session: Session, name: str, scraper: str, now: datetime) -> i
 def ensure_snapshot_row(session: Session, snapshot: Snapshot, stored_size: int, now: datetime) -> None:
     """Index a snapshot once. Sources run in parallel and may fetch the same bytes (one PDF
     linked from two releases), so the insert itself must tolerate the row appearing."""
+    ensure_snapshot_rows(session, [(snapshot, stored_size, now)])
+
+
+def ensure_snapshot_rows(session: Session, rows: list[tuple[Snapshot, int, datetime]]) -> None:
+    """`ensure_snapshot_row` for several snapshots in one statement (an executemany)."""
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    session.execute(dialect_insert(SnapshotRow).values(
-        sha256=snapshot.sha256, size=snapshot.size, stored_size=stored_size,
-        media_type=snapshot.media_type, first_stored_at=now).on_conflict_do_nothing(
-        index_elements=["sha256"]))
+    table = SnapshotRow.__table__
+    session.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=["sha256"]), [
+        {"sha256": snap.sha256, "size": snap.size, "stored_size": stored_size,
+         "media_type": snap.media_type, "first_stored_at": now}
+        for snap, stored_size, now in rows])
 
 
 def latest_version(session: Session, document_id: int) -> DocumentVersion | None:
@@ -123,6 +131,7 @@ def store_documents(session: Session, source_id: int, docs: list[Document], *,
     have = _stored_snapshots(session, {d.snapshot.sha256 for d in docs if d.snapshot is not None})
     plans: list[_Plan | None] = []
     touches: list[dict] = []
+    new_snapshots: list[tuple[Snapshot, int, datetime]] = []
     for doc, size in zip(docs, sizes, strict=True):
         row = rows.get(doc.key)
         gone = bool(doc.metadata.get("gone"))
@@ -148,7 +157,7 @@ def store_documents(session: Session, source_id: int, docs: list[Document], *,
                 for key, value in (("last_seen_at", seen), ("url", doc.url), ("title", title)):
                     set_committed_value(row, key, value)
         if plan is not None and plan.snapshot is not None and plan.snapshot.sha256 not in have:
-            ensure_snapshot_row(session, plan.snapshot, size or plan.snapshot.size, doc.fetched_at)
+            new_snapshots.append((plan.snapshot, size or plan.snapshot.size, doc.fetched_at))
             have.add(plan.snapshot.sha256)
         plans.append(plan)
     if touches:
@@ -156,7 +165,8 @@ def store_documents(session: Session, source_id: int, docs: list[Document], *,
         session.execute(update(t).where(t.c.id == bindparam("_id"))
                         .values(last_seen_at=bindparam("_seen"), url=bindparam("_url"),
                                 title=bindparam("_title")), touches)
-    session.flush()  # new rows get their ids; snapshot rows exist before versions point at them
+    ensure_snapshot_rows(session, new_snapshots)  # before the versions that point at them
+    session.flush()  # new rows get their ids
     versions = []
     for plan in plans:
         if plan is None:
