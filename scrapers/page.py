@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,16 +98,22 @@ def watched_text(html: str, selector: str = "", *, url: str = "") -> tuple[str |
 
     Pure. ParserHealthError when the selector matches nothing.
     """
-    import lxml.html
     from lxml import etree
 
-    html = _CONTROL.sub("", _XML_DECL.sub("", html.replace(_BREAK, " "), count=1))
+    html = html.replace(_BREAK, " ")
+    decl = _XML_DECL.match(html)  # match, not sub: sub would try every position of the page
+    if decl:
+        html = html[decl.end():]
+    html = _CONTROL.sub("", html)
     try:
-        root = lxml.html.document_fromstring(html or "<html></html>")
+        # lxml.html's parser, without its Python element-class lookup per element touched.
+        root = etree.fromstring(html or "<html></html>", _html_parser())
+        if root is None:
+            raise etree.ParserError("Document is empty")
     except Exception as exc:  # lxml raises several types on hopeless input
         raise ParseError(url, f"not parseable as HTML: {exc}") from None
     title_el = root.find(".//title")
-    title = _collapse(title_el.text_content()) if title_el is not None else None
+    title = _collapse(_string_value(title_el)) if title_el is not None else None
     if selector:
         nodes = _compile(selector, "selector")(root)
         if not nodes:
@@ -122,6 +129,30 @@ def watched_text(html: str, selector: str = "", *, url: str = "") -> tuple[str |
         # str.split() knows every Unicode space (U+3000 too) and is much faster than a regex.
         lines += [ln for ln in (" ".join(seg.split()) for seg in raw.split(_BREAK)) if ln]
     return title or None, "\n".join(lines)
+
+
+_local = threading.local()
+
+
+def _html_parser():
+    """The parser lxml.html uses (same options), one per thread as lxml asks."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        from lxml import etree
+
+        parser = _local.parser = etree.HTMLParser()
+    return parser
+
+
+@functools.cache
+def _string_xpath():
+    from lxml import etree
+
+    return etree.XPath("string()")  # what lxml.html's text_content() evaluates
+
+
+def _string_value(el) -> str:
+    return str(_string_xpath()(el))
 
 
 def _mark_breaks(node) -> None:

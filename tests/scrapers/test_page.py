@@ -167,3 +167,25 @@ def test_redirect_off_host_is_an_issue_not_removed(server, fetcher):
     server.route("/moved", Reply(status=301, headers={"Location": "http://elsewhere.example/"}))
     docs, ctx = run(fetcher(), server, urls=[server.url("/moved")])
     assert docs == [] and "allowed_hosts" in ctx.issues[0].message
+
+
+def test_unchanged_bytes_are_not_parsed(server, fetcher, engine, monkeypatch):
+    # A server without validators sends the same bytes again: the page is `unchanged` and its
+    # HTML is never parsed (a re-check of thousands of pages costs the requests and no more).
+    import scrapers.page as page
+
+    body = "<html><title>t</title><div id='n'>same</div></html>"
+    server.route("/same", body=body, headers={"Content-Type": "text/html; charset=utf-8"})
+    server.route("/new", body=body.replace("same", "new"), headers={"Content-Type": "text/html"})
+    with transaction(engine) as s:
+        save_validators(s, server.url("/same"), None, None,
+                        __import__("hashlib").sha256(body.encode()).hexdigest(), NOW)
+    parsed = []
+    real = page.watched_text
+    monkeypatch.setattr(page, "watched_text", lambda html, *a, **k: parsed.append(html) or real(html, *a, **k))
+    docs, ctx = run(fetcher(engine), server, engine, urls=[server.url("/same"), server.url("/new")],
+                    selector="#n")
+    by_url = {d.url: d for d in docs}
+    assert by_url[server.url("/same")].unchanged
+    assert by_url[server.url("/new")].text == "new" and ctx.issues == []
+    assert parsed == [body.replace("same", "new")]  # only the page whose bytes changed
