@@ -72,7 +72,12 @@ def run_sources(app: App, names: list[str], *, progress: bool | None = None,
     require_schema(engine)
     config = app.config
     sources = select_sources(config, names)
-    kinds = discover() if kinds is None else kinds
+    if kinds is None:
+        # Only the scrapers these sources use (importing them all costs a quarter second);
+        # all of them when a kind is not its module's name.
+        kinds = discover(names={s.scraper for s in sources})
+        if any(s.scraper not in kinds for s in sources):
+            kinds = discover()
     check_sources(dataclasses.replace(config, sources=tuple(sources)), kinds)  # before any fetching
     store = SnapshotStore(config.data_path / "snapshots")
     store.clean_temp()

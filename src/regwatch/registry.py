@@ -14,11 +14,12 @@ from regwatch.errors import ConfigError
 from regwatch.scraper import Scraper
 
 
-def discover(package: str = "scrapers") -> dict[str, type[Scraper]]:
+def discover(package: str = "scrapers", names: set[str] | None = None) -> dict[str, type[Scraper]]:
+    """`names`: import only these modules (a kind is its module's name), not every scraper."""
     pkg = importlib.import_module(package)
     kinds: dict[str, type[Scraper]] = {}
     for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or (names is not None and info.name not in names):
             continue
         module = importlib.import_module(f"{package}.{info.name}")
         for obj in vars(module).values():

@@ -189,3 +189,11 @@ def test_unchanged_bytes_are_not_parsed(server, fetcher, engine, monkeypatch):
     assert by_url[server.url("/same")].unchanged
     assert by_url[server.url("/new")].text == "new" and ctx.issues == []
     assert parsed == [body.replace("same", "new")]  # only the page whose bytes changed
+
+
+def test_discover_can_import_only_the_named_scrapers():
+    from regwatch.registry import discover
+
+    assert discover(names={"page"}) == {"page": Page}
+    assert discover(names={"no_such_module"}) == {}
+    assert {"page", "press", "egov_law"} <= set(discover())
