@@ -126,7 +126,7 @@ class LocalServer:
 
             def do_GET(self) -> None:  # noqa: N802
                 req = Request(self.path, "GET", {k.lower(): v for k, v in self.headers.items()},
-                              time.monotonic(), "%s:%s" % self.client_address[:2])
+                              time.monotonic(), f"{self.client_address[0]}:{self.client_address[1]}")
                 reply = server._reply_for(req)
                 if reply.delay:
                     time.sleep(reply.delay)
