@@ -60,12 +60,13 @@ def _create_tables() -> None:
     )
     op.create_table(
         "http_cache",
+        sa.Column("source_id", sa.Integer(), nullable=False),
         sa.Column("url", sa.String(length=2000), nullable=False),
         sa.Column("etag", sa.Text(), nullable=True),
         sa.Column("last_modified", sa.Text(), nullable=True),
         sa.Column("content_sha256", sa.String(length=64), nullable=True),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("url"),
+        sa.PrimaryKeyConstraint("source_id", "url"),
     )
     op.create_table(
         "instruments",

@@ -209,7 +209,7 @@ def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, 
         run.error = first_error
         run.issues = [{"url": i.url, "message": i.message, "level": i.level} for i in issues][:200] or None
         if status == "ok":
-            save_validators_many(session, validators)
+            save_validators_many(session, validators, source_id=source_id)
     result = RunResult(source.name, status, seen, changed, errors, first_error, run_id)
     (log.warning if status != "ok" else log.info)("%s", result.summary())
     return result
@@ -305,7 +305,7 @@ class _Batch:
         versions = store_documents(session, self.source_id, docs, stored_sizes=sizes)
         # Until the run ends cleanly, a changed URL must be fetched in full again.
         forget_validators_many(session, [_http_url(d) for d, v in zip(docs, versions, strict=True)
-                                         if v is not None])
+                                         if v is not None], source_id=self.source_id)
         return versions
 
     def _done(self, docs: list[Document], versions: list) -> None:

@@ -220,3 +220,35 @@ def test_two_sources_storing_the_same_bytes_at_once(engine, tmp_path) -> None:
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(SnapshotRow)).scalar_one() == 40
         assert conn.execute(select(func.count()).select_from(DocumentVersion)).scalar_one() == 160
+
+
+def test_a_304_earned_by_one_source_does_not_hide_the_page_from_another(engine, tmp_path) -> None:
+    """Two sources watch the same URL (one PDF linked from two releases): each must store it."""
+    import dataclasses
+
+    from fetch.server import LocalServer, Reply
+
+    from regwatch.app import App
+    from regwatch.pipeline import run_sources
+
+    with LocalServer() as server:
+        server.route("/robots.txt", body=b"")
+        server.route("/shared", Reply(body=b"<html><body><p>shared</p></body></html>",
+                                      headers={"Content-Type": "text/html"}, etag='"v1"'))
+        page = {"scraper": "page", "urls": [server.url("/shared")], "allowed_hosts": ["127.0.0.1"]}
+        first, second = (SourceConfig(name=n, **page) for n in ("watch-a", "watch-b"))
+        config = dataclasses.replace(Config(), data_dir=str(tmp_path / "data"),
+                                     sources=(first, second),
+                                     fetch=FetchConfig(min_interval_s=0.0, retries=0))
+        app = App(config)
+        app.__dict__["engine"] = engine
+        run_sources(app, ["watch-a"], now=T0)
+        (b,) = run_sources(app, ["watch-b"], now=T0 + timedelta(hours=1))
+        assert b.status == "ok" and b.documents_changed == 1
+        # … and each source's own 304 still saves the work the next time.
+        (again,) = run_sources(app, ["watch-b"], now=T0 + timedelta(hours=2))
+        assert again.documents_changed == 0
+        assert server.requests("/shared")[-1].headers.get("if-none-match") == '"v1"'
+    with engine.connect() as conn:
+        stored = conn.execute(select(DocumentRow.source_id, DocumentRow.url)).all()
+    assert len(stored) == 2

@@ -141,8 +141,9 @@ def test_unchanged_removed_from_config_and_new_selector(server, fetcher, engine)
     _store(engine, server.url("/other"), {"selector": ""})  # stored with another selector
     _store(engine, server.url("/dropped"), {"selector": "#n"})  # no longer configured
     with transaction(engine) as s:
+        watch = s.query(SourceRow).filter_by(name="watch").one().id  # validators are per source
         for path, etag in (("/same", '"s1"'), ("/other", '"o1"')):
-            save_validators(s, server.url(path), etag, None, None, NOW)
+            save_validators(s, server.url(path), etag, None, None, NOW, source_id=watch)
 
     docs, ctx = run(fetcher(engine), server, engine, urls=[server.url("/same"), server.url("/other")],
                     selector="#n")

@@ -97,9 +97,15 @@ class FetchLog(Base):
 
 
 class HttpCache(Base):
-    """Validators per URL for conditional requests."""
+    """Validators per source and URL for conditional requests.
+
+    Per source, not per URL: two sources may fetch the same URL (one PDF linked from two
+    releases), and a 304 earned by one must not tell the other it has the document already.
+    `source_id` 0 holds validators of fetches made outside any source (tools, tests).
+    """
 
     __tablename__ = "http_cache"
+    source_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
     url: Mapped[str] = mapped_column(String(2000), primary_key=True)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)

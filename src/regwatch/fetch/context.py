@@ -95,7 +95,7 @@ class FetchContext:
         pending: dict[Future[FetchResult], str] = {}
         if kw.get("conditional", True):
             self._before_read()
-            known = self.fetcher.validators_many(urls)
+            known = self.fetcher.validators_many(urls, self.source_id)
         else:
             known = {}
         _ = self.source_id  # look it up once, not in every worker
@@ -243,29 +243,25 @@ class FetchContext:
 
 
 def save_validators(session: Session, url: str, etag: str | None, last_modified: str | None,
-                    sha256: str | None, now: datetime) -> None:
-    """Remember a URL's validators; call inside the transaction that stores its version."""
-    row = session.get(HttpCache, url)
-    if row is None:
-        session.add(HttpCache(url=url, etag=etag, last_modified=last_modified,
-                              content_sha256=sha256, checked_at=now))
-    else:
-        row.etag, row.last_modified, row.content_sha256, row.checked_at = etag, last_modified, sha256, now
-    session.flush()
+                    sha256: str | None, now: datetime, *, source_id: int | None = None) -> None:
+    """Remember a URL's validators for a source; call inside the transaction that stores its version."""
+    save_validators_many(session, {url: (etag, last_modified, sha256, now)}, source_id=source_id)
 
 
-def save_validators_many(session: Session, items: dict[str, tuple]) -> None:
+def save_validators_many(session: Session, items: dict[str, tuple], *,
+                         source_id: int | None = None) -> None:
     """`save_validators` for many URLs: {url: (etag, last_modified, sha256, checked_at)}, with
     the existing rows read in a few queries rather than one per URL."""
+    sid = source_id or 0
     urls = list(items)
     rows: dict[str, HttpCache] = {}
     for i in range(0, len(urls), 500):
         rows.update((r.url, r) for r in session.scalars(
-            select(HttpCache).where(HttpCache.url.in_(urls[i:i + 500]))))
+            select(HttpCache).where(HttpCache.source_id == sid, HttpCache.url.in_(urls[i:i + 500]))))
     for url, (etag, last_modified, sha256, checked_at) in items.items():
         row = rows.get(url)
         if row is None:
-            session.add(HttpCache(url=url, etag=etag, last_modified=last_modified,
+            session.add(HttpCache(source_id=sid, url=url, etag=etag, last_modified=last_modified,
                                   content_sha256=sha256, checked_at=checked_at))
         else:
             row.etag, row.last_modified, row.content_sha256 = etag, last_modified, sha256
@@ -273,16 +269,15 @@ def save_validators_many(session: Session, items: dict[str, tuple]) -> None:
     session.flush()
 
 
-def forget_validators_many(session: Session, urls: Iterable[str]) -> None:
+def forget_validators_many(session: Session, urls: Iterable[str], *,
+                           source_id: int | None = None) -> None:
     """`forget_validators` for many URLs, in a few statements."""
     urls = sorted(set(urls))
     for i in range(0, len(urls), 500):
-        session.execute(delete(HttpCache).where(HttpCache.url.in_(urls[i:i + 500])))
+        session.execute(delete(HttpCache).where(HttpCache.source_id == (source_id or 0),
+                                                HttpCache.url.in_(urls[i:i + 500])))
 
 
-def forget_validators(session: Session, url: str) -> None:
+def forget_validators(session: Session, url: str, *, source_id: int | None = None) -> None:
     """Drop a URL's validators (its next fetch is unconditional and never `unchanged`)."""
-    row = session.get(HttpCache, url)
-    if row is not None:
-        session.delete(row)
-        session.flush()
+    forget_validators_many(session, [url], source_id=source_id)

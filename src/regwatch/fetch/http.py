@@ -190,7 +190,7 @@ class Fetcher:
             if allowed_hosts is not None and _host(url) not in allowed_hosts:
                 raise _Fail(f"host {_host(url)} is not in allowed_hosts")
             if validators is None:
-                validators = self.validators(url) if conditional else Validators()
+                validators = self.validators(url, source_id) if conditional else Validators()
             headers = {"User-Agent": cfg.user_agent}
             if accept:
                 headers["Accept"] = accept
@@ -223,16 +223,16 @@ class Fetcher:
                       result.sha256, result.encoding, attempts, None)
         return result
 
-    def validators(self, url: str) -> Validators:
-        """The validators http_cache holds for `url` (empty without a database)."""
+    def validators(self, url: str, source_id: int | None = None) -> Validators:
+        """The validators http_cache holds for `url` in this source (empty without a database)."""
         if self.engine is None:
             return Validators()
         with self.engine.connect() as conn:
             row = conn.execute(select(HttpCache.etag, HttpCache.last_modified, HttpCache.content_sha256)
-                               .where(HttpCache.url == url)).first()
+                               .where(HttpCache.source_id == (source_id or 0), HttpCache.url == url)).first()
         return Validators(*row) if row else Validators()
 
-    def validators_many(self, urls: list[str]) -> dict[str, Validators]:
+    def validators_many(self, urls: list[str], source_id: int | None = None) -> dict[str, Validators]:
         """Validators of many URLs in a few queries (a watcher of thousands must not ask one by one)."""
         out: dict[str, Validators] = {}
         if self.engine is None:
@@ -241,7 +241,8 @@ class Fetcher:
             for i in range(0, len(urls), 500):
                 rows = conn.execute(select(HttpCache.url, HttpCache.etag, HttpCache.last_modified,
                                            HttpCache.content_sha256)
-                                    .where(HttpCache.url.in_(urls[i:i + 500])))
+                                    .where(HttpCache.source_id == (source_id or 0),
+                                           HttpCache.url.in_(urls[i:i + 500])))
                 out.update({url: Validators(etag, lm, sha) for url, etag, lm, sha in rows})
         return out
 
