@@ -90,7 +90,7 @@ def run_demo(base: Config, out_dir: Path) -> None:
             target.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
     story = load_story(DEMO_DATA)
-    with ReplayServer(story) as server:
+    with ReplayServer(story, etags=True) as server:  # METI answers conditional requests
         config = demo_config(base, out_dir, server)
         app = App(config)
         try:

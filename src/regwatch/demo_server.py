@@ -11,8 +11,10 @@ production.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
+import time
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -83,11 +85,23 @@ def load_story(root: Path) -> Story:
     return Story(root, steps, documents, feeds, en_indexes, revisions, raw["egov_base"], hosts)
 
 
-class ReplayServer:
-    """Serve `story` as it stood at `moment`; `set_moment` moves the clock forward."""
+def local_url(base: str, url: str) -> str:
+    """Where the replay server at `base` serves the recorded `url`."""
+    parts = urlsplit(url)
+    return f"{base}/{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
 
-    def __init__(self, story: Story):
+
+class ReplayServer:
+    """Serve `story` as it stood at `moment`; `set_moment` moves the clock forward.
+
+    With `etags`, every answer carries a strong ETag and a matching If-None-Match gets 304,
+    as METI's servers do; `delay_s` slows every answer (tests that need two runs to overlap).
+    """
+
+    def __init__(self, story: Story, *, etags: bool = False, delay_s: float = 0.0):
         self.story = story
+        self.etags = etags
+        self.delay_s = delay_s
         self._site: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -100,8 +114,7 @@ class ReplayServer:
         return f"http://{host}:{port}"
 
     def local_url(self, url: str) -> str:
-        parts = urlsplit(url)
-        return f"{self.base}/{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+        return local_url(self.base, url)
 
     def __enter__(self) -> ReplayServer:
         self._thread.start()
@@ -149,21 +162,30 @@ class ReplayServer:
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 path = urlsplit(self.path).path
-                if path == "/robots.txt" or path.endswith("/robots.txt"):
+                if server.delay_s:
+                    time.sleep(server.delay_s)
+                if path.endswith("/robots.txt"):
                     found: tuple[bytes, str] | None = (ROBOTS, "text/plain")
                 else:
                     found = server._lookup(path)
                 if found is None:
-                    self.send_response(404)
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", "9")
-                    self.end_headers()
-                    self.wfile.write(b"not found")
+                    self._send(404, b"not found", "text/plain")
                     return
                 body, ctype = found
-                self.send_response(200)
+                etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"' if server.etags else None
+                if etag is not None and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                self._send(200, body, ctype, etag)
+
+            def _send(self, status: int, body: bytes, ctype: str, etag: str | None = None) -> None:
+                self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
+                if etag:
+                    self.send_header("ETag", etag)
                 self.end_headers()
                 self.wfile.write(body)
 

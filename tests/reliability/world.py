@@ -21,14 +21,11 @@ import hashlib
 import json
 import os
 import shutil
-import time
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
@@ -36,7 +33,7 @@ from sqlalchemy.engine import make_url
 from regwatch.config import Config, load_config
 from regwatch.db.tables import Base
 from regwatch.demo import DEMO_DATA, demo_config
-from regwatch.demo_server import ROBOTS, ReplayServer, Story, load_story
+from regwatch.demo_server import ReplayServer, Story, load_story, local_url
 
 PG_URL = os.environ.get("REGWATCH_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -61,50 +58,10 @@ def load_world() -> Story:
 
 
 class EtagReplayServer(ReplayServer):
-    """ReplayServer that sends a strong ETag per body and answers If-None-Match with 304.
+    """The replay server answering with ETags and 304s, so conditional paths are exercised."""
 
-    `delay_s` slows every answer (to make two runs overlap for certain)."""
-
-    delay_s: float = 0.0
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                path = urlsplit(self.path).path
-                if server.delay_s:
-                    time.sleep(server.delay_s)
-                if path.endswith("/robots.txt"):
-                    found: tuple[bytes, str] | None = (ROBOTS, "text/plain")
-                else:
-                    with server._lock:
-                        found = server._site.get(path)
-                if found is None:
-                    self._send(404, b"not found", "text/plain")
-                    return
-                body, ctype = found
-                etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-                if self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.end_headers()
-                    return
-                self._send(200, body, ctype, etag)
-
-            def _send(self, status: int, body: bytes, ctype: str, etag: str | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                if etag:
-                    self.send_header("ETag", etag)
-                self.end_headers()
-                self.wfile.write(body)
-
-        return Handler
+    def __init__(self, story: Story, *, delay_s: float = 0.0):
+        super().__init__(story, etags=True, delay_s=delay_s)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,8 +72,7 @@ class _Urls:
     base: str
 
     def local_url(self, url: str) -> str:
-        parts = urlsplit(url)
-        return f"{self.base}/{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+        return local_url(self.base, url)
 
 
 def world_config(base_url: str, db_url: str, data_dir: Path, **fetch: Any) -> Config:
