@@ -185,21 +185,22 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     """Defaults, then the user's file (only what differs), then REGWATCH_* variables."""
     env = os.environ if env is None else env
     default_file = default_config_path()
-    raw = _read_toml(default_file)
+    raw = read_toml(default_file)
     base_dir = Path.cwd()
     user_file: Path | None = None
     if path is None and env.get("REGWATCH_CONFIG"):
         path = env["REGWATCH_CONFIG"]
     if path is not None:
         user_file = Path(path)
-        user = _read_toml(user_file)
+        user = read_toml(user_file)
         raw = _merge(raw, user)
         base_dir = user_file.resolve().parent
     raw = _apply_env(raw, env)
     return _build(raw, str(user_file or default_file), base_dir)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or malformed file is a ConfigError naming it."""
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)

@@ -21,7 +21,6 @@ Pure: no I/O except `load_regime_map`, no clock.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -279,13 +278,9 @@ def load_regime_map(path: str | Path | None = None) -> tuple[RegimeRule, ...]:
         from regwatch.resources import resource_dir
 
         path = resource_dir("config") / "regime_map.toml"
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+    from regwatch.config import read_toml
+
+    raw = read_toml(path)
     rules: list[RegimeRule] = []
     for i, r in enumerate(raw.get("rule", [])):
         where = f"rule[{i}]"

@@ -8,7 +8,6 @@ terms available for evidence quotes.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,12 +234,6 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         from regwatch.resources import resource_dir
 
         path = resource_dir("config") / "taxonomy.toml"
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
-    return parse_taxonomy(raw, file=str(path))
+    from regwatch.config import read_toml
+
+    return parse_taxonomy(read_toml(path), file=str(path))
