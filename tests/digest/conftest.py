@@ -8,28 +8,18 @@ import email.policy
 import shutil
 import socket
 import ssl
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from smtp_support import USERNAME, LoopbackController, authenticator_for, make_cert
 
 from regwatch.app import App
 from regwatch.config import load_config
 
 PASSWORD = "s3cret-Pa55word-4-digest"
-USERNAME = "digest-user"
-
-
-class _Controller(Controller):
-    """Binds port 0 and learns the port the kernel chose before aiosmtpd connects to it."""
-
-    def _trigger_server(self) -> None:
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
 
 
 @dataclass
@@ -61,24 +51,12 @@ class Handler:
         return [r for r in self.received if address in r.rcpt_tos]
 
 
-def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USERNAME.encode()
-          and auth_data.password == PASSWORD.encode())
-    return AuthResult(success=ok, handled=False)
-
-
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (the `cryptography` package is not installed)."""
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is needed to make a test certificate")
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
+    return make_cert(tmp_path_factory.mktemp("tls"))
 
 
 @dataclass
@@ -110,11 +88,11 @@ def smtp_server(tls_files, monkeypatch) -> Iterator[Callable[..., SmtpServer]]:
             kwargs.update(ssl_context=server_ctx)
         if auth:
             # aiosmtpd counts only STARTTLS as TLS; implicit TLS is encrypted from the start.
-            kwargs.update(authenticator=_authenticator, auth_required=True,
+            kwargs.update(authenticator=authenticator_for(PASSWORD), auth_required=True,
                           auth_require_tls=security == "starttls")
         else:
             kwargs.update(auth_require_tls=False)
-        controller = _Controller(handler, **kwargs)
+        controller = LoopbackController(handler, **kwargs)
         controller.start()
         started.append(controller)
         return SmtpServer(handler, controller.port, security)

@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 import ssl
-import subprocess
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
-
-USERNAME = "digest-user"
-
-
-class _Controller(Controller):
-    def _trigger_server(self) -> None:
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+from smtp_support import LoopbackController, authenticator_for, make_cert
 
 
 @dataclass
@@ -41,32 +30,16 @@ class Mailbox:
         return [email.message_from_bytes(m, policy=email.policy.default) for m in self.messages]
 
 
-def make_cert(folder: Path) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        raise RuntimeError("the openssl command is needed to make a test certificate")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
-
-
 @contextmanager
 def smtp_server(folder: Path, password: str):
     """(Mailbox, port) of a STARTTLS + AUTH server accepting USERNAME / `password`."""
     cert, key = make_cert(folder)
     box = Mailbox(password)
 
-    def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USERNAME.encode()
-              and auth_data.password == password.encode())
-        return AuthResult(success=ok, handled=False)
-
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    controller = _Controller(box, hostname="127.0.0.1", port=0, ready_timeout=10, tls_context=ctx,
-                             require_starttls=True, authenticator=authenticator,
+    controller = LoopbackController(box, hostname="127.0.0.1", port=0, ready_timeout=10, tls_context=ctx,
+                             require_starttls=True, authenticator=authenticator_for(password),
                              auth_required=True, auth_require_tls=True)
     controller.start()
     try:

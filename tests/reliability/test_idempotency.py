@@ -13,13 +13,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from smtp_support import USERNAME
 
 from regwatch.app import App
 from regwatch.db.session import make_engine, upgrade
 from regwatch.demo_server import ReplayServer
 from regwatch.digest.command import run_digest
 from reliability.runner import run_world
-from reliability.smtp import USERNAME, smtp_server
+from reliability.smtp import smtp_server
 from reliability.world import EtagReplayServer, counts, load_world, table_states, world_config
 
 KNOWLEDGE = ("document_versions", "snapshots", "documents", "instruments", "law_revisions",

@@ -21,6 +21,7 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+from smtp_support import USERNAME
 from sqlalchemy import inspect, text
 
 from regwatch.app import App
@@ -30,7 +31,7 @@ from regwatch.demo_server import load_story
 from regwatch.digest.command import run_digest
 from regwatch.report.command import build_report
 from reliability.runner import run_world
-from reliability.smtp import USERNAME, smtp_server
+from reliability.smtp import smtp_server
 from reliability.world import EtagReplayServer, world_config
 
 PASSWORD = "Sm7p-S3cret-q9Zx"
