@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from smtp_support import USERNAME
 
 from regwatch.app import App
 from regwatch.db.session import make_engine, upgrade
@@ -21,7 +20,7 @@ from regwatch.demo_server import ReplayServer
 from regwatch.digest.command import run_digest
 from reliability.runner import run_world
 from reliability.smtp import smtp_server
-from reliability.world import EtagReplayServer, counts, load_world, table_states, world_config
+from reliability.world import EtagReplayServer, counts, digest_config, load_world, table_states
 
 KNOWLEDGE = ("document_versions", "snapshots", "documents", "instruments", "law_revisions",
              "provisions", "control_changes", "change_categories", "events", "evidence",
@@ -43,18 +42,12 @@ def test_three_runs_over_unchanged_sources_add_nothing(db_url, tmp_path, monkeyp
             server.set_moment(step.at)
             run_world(server.base, db_url, data, step.at)
         last = story.steps[-1].at
-        config = world_config(server.base, db_url, data)
-        import dataclasses
-
-        config = dataclasses.replace(config, smtp=dataclasses.replace(
-            config.smtp, host="127.0.0.1", port=port, security="starttls", username=USERNAME,
-            timeout_s=10.0))
-        app = App(config)
+        app = App(digest_config(server.base, db_url, data, port))
         try:
             week_after = last + timedelta(days=8)
             outcome = run_digest(app, week_of=last.date(), send=True, now=week_after)
             sent = len(mailbox.messages)
-            assert sent == len(config.subscribers), outcome.summary()
+            assert sent == len(app.config.subscribers), outcome.summary()
             before = {t: v for t, v in table_states(engine).items() if t in KNOWLEDGE}
             before_counts = counts(engine, KNOWLEDGE)
             for i in range(3):

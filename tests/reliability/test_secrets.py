@@ -14,14 +14,12 @@ the right one. Then:
 
 from __future__ import annotations
 
-import dataclasses
 import email.policy
 import logging
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
-from smtp_support import USERNAME
 from sqlalchemy import inspect, text
 
 from regwatch.app import App
@@ -32,7 +30,7 @@ from regwatch.digest.command import run_digest
 from regwatch.report.command import build_report
 from reliability.runner import run_world
 from reliability.smtp import smtp_server
-from reliability.world import EtagReplayServer, world_config
+from reliability.world import EtagReplayServer, digest_config
 
 PASSWORD = "Sm7p-S3cret-q9Zx"
 WRONG = "Wr0ng-S3cret-k4Yw"
@@ -81,11 +79,7 @@ def test_secrets_never_leak_and_scraped_payloads_stay_inert(db_url, tmp_path, mo
             server.set_moment(step.at)
             run_world(server.base, db_url, data, step.at)
         last = story.steps[-1].at
-        config = world_config(server.base, db_url, data)
-        config = dataclasses.replace(config, smtp=dataclasses.replace(
-            config.smtp, host="127.0.0.1", port=port, security="starttls", username=USERNAME,
-            timeout_s=10.0))
-        app = App(config)
+        app = App(digest_config(server.base, db_url, data, port))
         try:
             after = last + timedelta(days=8)
             monkeypatch.setenv("REGWATCH_SMTP_PASSWORD", WRONG)

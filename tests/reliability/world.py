@@ -84,6 +84,16 @@ def world_config(base_url: str, db_url: str, data_dir: Path, **fetch: Any) -> Co
         fetch=dataclasses.replace(cfg.fetch, **fetch) if fetch else cfg.fetch)
 
 
+def digest_config(base_url: str, db_url: str, data_dir: Path, smtp_port: int) -> Config:
+    """`world_config` sending digests to the loopback SMTP server (STARTTLS, AUTH)."""
+    from smtp_support import USERNAME
+
+    cfg = world_config(base_url, db_url, data_dir)
+    return dataclasses.replace(cfg, smtp=dataclasses.replace(
+        cfg.smtp, host="127.0.0.1", port=smtp_port, security="starttls", username=USERNAME,
+        timeout_s=10.0))
+
+
 def write_config_toml(config: Config, path: Path, *, schedule: str | None = None) -> Path:
     """`config` as a user TOML file for the `regwatch` command (sources, database, data_dir)."""
     def val(v: Any) -> str:
