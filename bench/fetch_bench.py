@@ -267,8 +267,8 @@ def regwatch_pass(workdir: Path, urls_file: Path, first_url: str, label: str, pi
                 if texts:
                     s.execute(text("INSERT OR REPLACE INTO bench_texts VALUES (:url, :sha, :text)"), texts)
                 if validators:
-                    s.execute(text("INSERT OR REPLACE INTO http_cache (url, etag, last_modified, "
-                                   "content_sha256, checked_at) VALUES (:url, :etag, :lm, :sha, :now)"),
+                    s.execute(text("INSERT OR REPLACE INTO http_cache (source_id, url, etag, last_modified, "
+                                   "content_sha256, checked_at) VALUES (0, :url, :etag, :lm, :sha, :now)"),
                               validators)
             errors = len(ctx.issues)
             issues = [i.to_json() for i in ctx.issues[:5]]
