@@ -118,7 +118,11 @@ def mutate(pages: dict[int, list[str]], root: Path, seed: int = 11) -> tuple[dic
     ids = list(pages)
     rng.shuffle(ids)
     n = len(ids)
-    changed, noise = ids[: n // 10], ids[n // 10: n // 10 + n // 20]
+    if not any(is_sjis(i) for i in ids[: max(n // 10, 1)]):  # a small corpus: show one anyway
+        sjis = next(i for i in ids if is_sjis(i))
+        ids.remove(sjis)
+        ids.insert(0, sjis)
+    changed, noise = ids[: max(n // 10, 1)], ids[max(n // 10, 1): n // 10 + n // 20]
     truth: dict[int, str] = {}
     for k, i in enumerate(changed):
         items = list(pages[i])
@@ -194,6 +198,10 @@ def serve(root: str, latency: float, port_q, stop_ev, stats) -> None:
     class Server(ThreadingHTTPServer):
         request_queue_size = 256
         daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # a client closing keep-alive
+                super().handle_error(request, client_address)
 
     httpd = Server(("127.0.0.1", 0), Handler)
     port_q.put(httpd.server_address[1])

@@ -3,12 +3,22 @@ backends, and agree with the ORM models."""
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from regwatch.db.session import current_revision, downgrade, head_revision, make_engine, upgrade
+from regwatch.db.session import (
+    SCHEMA_HEAD,
+    current_revision,
+    downgrade,
+    head_revision,
+    make_engine,
+    require_schema,
+    upgrade,
+)
 from regwatch.db.tables import Base
+from regwatch.errors import UsageError
 
 VIEWS = {"v_changes", "v_document_changes", "v_source_health"}
 
@@ -28,6 +38,42 @@ def test_upgrade_downgrade_upgrade(db_url: str) -> None:
         assert current_revision(engine) == head_revision(engine)
     finally:
         engine.dispose()
+
+
+def test_the_schema_check_knows_the_newest_migration(db_url: str) -> None:
+    """Commands compare the database with SCHEMA_HEAD without loading Alembic: it must be
+    the head Alembic finds, and a database behind it or not initialised is refused."""
+    engine = make_engine(db_url)
+    try:
+        assert SCHEMA_HEAD == head_revision(engine)
+        downgrade(engine, "base")
+        with pytest.raises(UsageError, match="not initialised"):
+            require_schema(engine)
+        upgrade(engine)
+        require_schema(engine)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+        with pytest.raises(UsageError, match="schema is at 0000, the code expects " + SCHEMA_HEAD):
+            require_schema(engine)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": SCHEMA_HEAD})
+    finally:
+        engine.dispose()
+
+
+def test_commands_check_the_schema_without_loading_alembic(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "r.db"
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    engine.dispose()
+    code = ("import sys; from regwatch.db.session import make_engine, require_schema; "
+            f"require_schema(make_engine({str('sqlite:///' + str(db))!r})); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_models_match_migrations(engine) -> None:

@@ -52,7 +52,8 @@ Route = Reply | list[Reply] | Callable[[Request], Reply]
 
 
 class LocalServer:
-    def __init__(self) -> None:
+    def __init__(self, *, tls: tuple[str, str] | None = None) -> None:
+        """`tls`: (certificate, key) PEM files to serve https:// instead of http://."""
         self._routes: dict[str, Route] = {}
         self._turns: dict[str, int] = {}
         self._log: list[Request] = []
@@ -60,6 +61,14 @@ class LocalServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
+        self.scheme = "http"
+        if tls is not None:
+            import ssl
+
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(*tls)
+            self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     # --------------------------------------------------------------- API
@@ -83,7 +92,7 @@ class LocalServer:
         return "127.0.0.1"
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def route(self, path: str, reply: Route | None = None, **kw) -> None:
         """Register `path` → Reply (or Reply(**kw)), a list of Replies, or a callable."""

@@ -362,3 +362,20 @@ def test_fetch_log_rows_are_written_in_few_transactions(server, make_fetcher, en
     assert len(page_rows(f, engine)) == 60
     # gathered for a quarter of a second at a time, not one commit per row or two
     assert len(commits) <= 2 + (time.monotonic() - started) / 0.25
+
+
+def test_https_certificates_are_verified(tmp_path, make_fetcher):
+    """The shared TLS context verifies: a self-signed certificate is refused, with the reason
+    (nothing is fetched from a host that cannot prove who it is)."""
+    from smtp_support import make_cert
+
+    from fetch.server import LocalServer
+
+    cert, key = make_cert(tmp_path)
+    with LocalServer(tls=(str(cert), str(key))) as srv:
+        srv.route("/p", body="<p>secret</p>", headers={"Content-Type": "text/html"})
+        fetcher = make_fetcher(retries=0)
+        with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED") as err:
+            fetcher.fetch(srv.url("/p"))
+        assert err.value.url.startswith("https://127.0.0.1:")
+        assert srv.requests("/p") == []

@@ -5,17 +5,22 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from regwatch.errors import StorageError
 from regwatch.resources import resource_dir
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+# The newest migration in migrations/versions (tests/db check it against Alembic's own
+# answer). Every command compares the database with it; importing Alembic to ask would
+# cost each command a fifth of a second, so Alembic is loaded only to change the schema.
+SCHEMA_HEAD = "0001"
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:
@@ -68,6 +73,8 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(resource_dir("migrations")))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
@@ -76,6 +83,8 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to `revision`."""
+    from alembic import command
+
     cfg = alembic_config(engine)
     try:
         with engine.begin() as conn:
@@ -86,6 +95,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
+    from alembic import command
+
     cfg = alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -93,11 +104,17 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The schema revision Alembic recorded in the database (None: not initialised)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def head_revision(engine: Engine) -> str | None:
+    """The newest revision of the migration scripts, as Alembic reads them."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
@@ -108,6 +125,6 @@ def require_schema(engine: Engine) -> None:
     current = current_revision(engine)
     if current is None:
         raise UsageError("the database is not initialised: run `regwatch init` first")
-    if current != head_revision(engine):
+    if current != SCHEMA_HEAD:
         raise UsageError(f"the database schema is at {current}, the code expects "
-                         f"{head_revision(engine)}: run `regwatch init` to upgrade")
+                         f"{SCHEMA_HEAD}: run `regwatch init` to upgrade")
