@@ -62,3 +62,19 @@ def test_html_is_escaped() -> None:
         assert "<script>alert(1)</script>" in soup.get_text()
     soup = BeautifulSoup(str(inline_html(before, after)), "html.parser")
     assert [i.get_text() for i in soup.select("ins.diff-ins")] == ["<script>alert(1)</script>"]
+
+
+def test_inline_and_side_by_side_share_one_diff(monkeypatch):
+    """The two views of one change come from one character diff (computed once)."""
+    import regwatch.report.diffhtml as diffhtml
+
+    calls = []
+    real = diffhtml.char_segments
+    monkeypatch.setattr(diffhtml, "char_segments", lambda a, b: calls.append((a, b)) or real(a, b))
+    diffhtml._tagged.cache_clear()
+    before, after = "第十七号　極端紫外を用いる<装置>", "第十七号の二　極端紫外を用いる<装置>又は試験装置"
+    inline = str(diffhtml.inline_html(before, after))
+    side = str(diffhtml.side_by_side_html(before, after))
+    assert calls == [(before, after)]
+    assert "&lt;装置&gt;" in inline and "&lt;装置&gt;" in side
+    assert '<ins class="diff-ins">の二</ins>' in inline and '<ins class="diff-ins">の二</ins>' in side

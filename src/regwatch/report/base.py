@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -210,8 +211,12 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+_NOT_SLUG = re.compile(r"[^A-Za-z0-9_-]")
+
+
 def anchor_slug(text: str) -> str:
-    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in text)
+    """`text` as an HTML id: every character but ASCII letters, digits, - and _ becomes _."""
+    return _NOT_SLUG.sub("_", text)
 
 
 def change_anchor(change: ChangeRecord) -> str:

@@ -10,6 +10,7 @@ built); pure functions, no I/O.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -79,17 +80,25 @@ def _tag(segment: Segment) -> str:
     return str(text)
 
 
+@functools.lru_cache(maxsize=2)
+def _tagged(before: str | None, after: str | None) -> tuple[tuple[str, str], ...]:
+    """(op, escaped markup) per segment. A report shows each change inline and then side by
+    side: with the last two pairs cached, the character diff (most of a big report's time)
+    and the escaping are done once for both, and no more than two diffs stay in memory."""
+    return tuple((s.op, _tag(s)) for s in char_segments(before, after))
+
+
 def inline_html(before: str | None, after: str | None) -> Markup:
     """One run of text with deletions in <del> and insertions in <ins>, all text escaped."""
-    body = "".join(_tag(s) for s in char_segments(before, after))
+    body = "".join(html for _, html in _tagged(before, after))
     return Markup(f'<div class="diff diff-inline">{body}</div>')
 
 
 def side_by_side_html(before: str | None, after: str | None) -> Markup:
     """A two-column table: the old text with deletions marked, the new with insertions."""
-    segments = char_segments(before, after)
-    left = "".join(_tag(s) for s in segments if s.op != "insert")
-    right = "".join(_tag(s) for s in segments if s.op != "delete")
+    tagged = _tagged(before, after)
+    left = "".join(html for op, html in tagged if op != "insert")
+    right = "".join(html for op, html in tagged if op != "delete")
     absent = '<span class="diff-absent">(none)</span>'
     return Markup(
         '<table class="diff diff-side"><thead><tr><th scope="col">Before</th>'
