@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from regwatch.locks import (
     acquire,
     holder_of,
     lease,
+    machine_id,
     make_holder,
     release,
     renew,
@@ -198,7 +200,56 @@ def test_crashed_holder_expires_and_is_taken_over(db_url, engine):
 
 def test_holder_ids_are_unique_and_name_the_process():
     a, b = make_holder(), make_holder()
-    assert a != b and f":{os.getpid()}:" in a and len(a) <= 200
+    assert a != b and a.startswith(f"{machine_id()}:{os.getpid()}:") and len(a) <= 200
+    assert machine_id().startswith(socket.gethostname()[:100])
+
+
+OWN_HOLDER = textwrap.dedent("""
+    import sys, time
+    from regwatch.db.session import make_engine
+    from regwatch.locks import lease
+    engine = make_engine(sys.argv[1])
+    with lease(engine, "scheduler", None, 600) as held:
+        print(held.holder, flush=True)
+        time.sleep(600)
+""")
+
+
+def test_a_killed_holder_of_this_machine_is_taken_over_at_once(db_url, engine):
+    """SIGKILL leaves a lease of 600 s behind; a process of the same machine sees that its
+    pid is gone and takes over now, not in ten minutes."""
+    proc = subprocess.Popen([sys.executable, "-c", OWN_HOLDER, db_url], stdout=subprocess.PIPE, text=True)
+    try:
+        victim = proc.stdout.readline().strip()
+        assert victim.startswith(f"{machine_id()}:{proc.pid}:")
+        assert not acquire(engine, "scheduler", "heir", 600)  # alive: held
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert acquire(engine, "scheduler", "heir", 600)
+        assert holder_of(engine, "scheduler").holder == "heir"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(timeout=30)
+    return proc.pid
+
+
+@pytest.mark.parametrize("machine", ["other-container", "bare-host-name"])
+def test_a_dead_pid_elsewhere_is_left_to_expire(engine, machine):
+    """The same host name is not the same machine: a container sharing it, or a holder id
+    without the boot/namespace digest, names pids that mean nothing here."""
+    host = socket.gethostname()[:100]
+    other = f"{host}~0000000000" if machine == "other-container" else host
+    assert other != machine_id()
+    holder = f"{other}:{_dead_pid()}:abcdef123456"
+    assert acquire(engine, "scheduler", holder, 600)
+    assert not acquire(engine, "scheduler", "heir", 600)
+    assert holder_of(engine, "scheduler").holder == holder
 
 
 def test_naive_clock_rejected(engine):

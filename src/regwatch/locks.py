@@ -5,7 +5,10 @@ one ``INSERT … ON CONFLICT (name) DO UPDATE … WHERE expires_at < now OR hold
 statement, atomic on SQLite and PostgreSQL, so two processes can never both win. A live
 holder renews it every ttl/3 from a heartbeat thread; a crashed one (SIGKILL, power loss)
 stops renewing and its lease simply expires after ``ttl_s``, when anyone may take it over.
-Nothing is left stuck and no process id is ever checked, so it works across hosts.
+Nothing is left stuck, and it works across hosts. One shortcut: a holder id names its
+machine and pid (`make_holder`), and a process on the *same* machine — same host name, boot
+and pid namespace, so that a container sharing a host name is not mistaken for it — may take
+over at once the lease of a pid that no longer exists, instead of waiting for the expiry.
 
 Times come from each process's clock (UTC); hosts sharing a database must keep their
 clocks within a small fraction of the ttl of each other.
@@ -14,6 +17,7 @@ clocks within a small fraction of the ttl of each other.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import socket
@@ -23,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,19 +56,36 @@ class LockInfo:
 
 
 def make_holder() -> str:
-    """A holder id unique to this process and this lease: host, pid and a random part."""
-    host = socket.gethostname()[:120]
-    return f"{host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    """A holder id unique to this process and this lease: machine, pid and a random part."""
+    return f"{machine_id()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def machine_id() -> str:
+    """Host name, and where Linux tells them, a digest of the boot id and the pid namespace.
+
+    Pids mean something only within one boot and one pid namespace: two containers may share
+    a host name (and reuse the same pids), so the name alone must not say "same machine".
+    """
+    host = socket.gethostname()[:100]
+    parts = []
+    for read in (lambda: Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+                 lambda: os.readlink("/proc/self/ns/pid")):
+        try:
+            parts.append(read())
+        except OSError:
+            return host  # not Linux (or no /proc): the host name is all there is
+    return f"{host}~{hashlib.sha256(' '.join(parts).encode()).hexdigest()[:10]}"
 
 
 def _holder_is_dead(holder: str) -> bool:
-    """True when `holder` (a `make_holder` id) names a process of this host that has exited.
+    """True when `holder` (a `make_holder` id) names a process of this machine that has exited.
 
-    Only a definite "no such process" counts; anything else (another host, a holder id of
-    another form, a process we may not signal, a reused pid) leaves the lease to expire.
+    Only a definite "no such process" counts; anything else (another machine or container, a
+    holder id of another form, a process we may not signal, a reused pid) leaves the lease
+    to expire.
     """
     parts = holder.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname()[:120] or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] != machine_id() or not parts[1].isdigit():
         return False
     pid = int(parts[1])
     if pid <= 0 or pid == os.getpid():
