@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from regwatch.config import SourceConfig
 from regwatch.db.session import transaction
 from regwatch.db.tables import DocumentRow, DocumentVersion, FetchLog, HttpCache, SourceRow
-from regwatch.errors import FetchError, ParseError
+from regwatch.errors import FetchError, ParseError, ParserHealthError
 from regwatch.fetch.context import FetchContext, save_validators
 
 NOW = datetime(2024, 5, 1, 3, 0, tzinfo=UTC)
@@ -85,6 +85,18 @@ def test_item_records_issue_and_carries_on(server, make_fetcher):
     assert results == [b"fine"]
     assert [i.url for i in ctx.issues] == [server.url("/missing"), "boom"]
     assert "HTTP 404" in ctx.issues[0].message and "RuntimeError" in ctx.issues[1].message
+
+
+def test_item_names_the_url_once_for_parse_errors(server, make_fetcher):
+    ctx = make_ctx(make_fetcher(), server)
+    url = server.url("/changed")
+    with ctx.item(url):
+        raise ParserHealthError(url, "no <h1> title on the page: layout changed?")
+    with ctx.item(url):
+        raise ParseError("embedded.xml", "not well-formed")
+    assert [(i.url, i.message) for i in ctx.issues] == [
+        (url, "no <h1> title on the page: layout changed?"),
+        (url, "embedded.xml: not well-formed")]
 
 
 def _seed(engine, name="test-src"):

@@ -230,6 +230,8 @@ class FetchContext:
             yield
         except FetchError as exc:
             self.issue(f"fetch failed: {exc.reason} (attempts: {exc.attempts})", url=exc.url or label)
+        except ParseError as exc:  # the issue names the URL already: say it once
+            self.issue(exc.reason if exc.source == label else str(exc), url=label)
         except RegwatchError as exc:
             self.issue(str(exc), url=label)
         except Exception as exc:  # a scraper bug must not stop the other URLs
