@@ -46,7 +46,7 @@ class MetiAnpo(Scraper):
             yield ctx.document(url, kind="page", result=result, metadata={"selector": self.options.selector})
             return
         news = parse_anpo_news(result.text or "", url=url, selector=self.options.selector)
-        doc = ctx.document(url, kind="page", result=result,
+        doc = ctx.document(url, kind="page", result=result, title=news.title,
                            metadata={"selector": news.selector, "entries": [e.to_json() for e in news.entries]})
         yield dataclasses.replace(doc, text=news.text)
         if doc.unchanged:

@@ -59,6 +59,7 @@ def test_whats_new_page_entries_and_linked_documents(srv, tmp_path):
     assert issues == []
     top = docs[0]
     assert top.kind == "page" and top.url.endswith("/policy/anpo/index.html")
+    assert top.title == "安全保障貿易管理（METI/経済産業省）"  # named in reports, not blank
     # the watched text is the news section only: one line per dated entry, every date form read
     assert top.text.splitlines()[0] == "2024-07-08 量子コンピュータ等を輸出管理の対象に追加する省令改正を行いました（新旧対照表（PDF））"
     assert [e["listed_date"] for e in top.metadata["entries"]] == [
@@ -95,3 +96,12 @@ def test_selector_option_and_parser_health():
     assert news.selector == "div.whatsnew" and len(news.entries) == 6
     with pytest.raises(ParserHealthError):
         parse_anpo_news(html, url="u", selector="div.nothing-here")
+
+
+def test_page_title_falls_back_to_the_first_heading():
+    html = ("<html><body><h1>Security <b>Export</b> Control</h1><h2>新着情報</h2>"
+            "<dl><dt>2024年7月8日</dt><dd>省令改正</dd></dl></body></html>")
+    news = parse_anpo_news(html, url="https://www.meti.go.jp/policy/anpo/englishpage.html")
+    assert news.title == "Security Export Control"
+    assert parse_anpo_news(html.replace("<h1>Security <b>Export</b> Control</h1>", ""),
+                           url="https://www.meti.go.jp/policy/anpo/").title is None

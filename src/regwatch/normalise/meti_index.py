@@ -154,6 +154,7 @@ class AnpoNews:
     selector: str
     text: str  # the watched text: one normalised line per entry
     entries: tuple[AnpoEntry, ...]
+    title: str | None = None  # the page's <title> (else its first <h1>), for reports
 
 
 def _link_kind(url: str) -> str:
@@ -196,7 +197,9 @@ def parse_anpo_news(html: str, *, url: str, selector: str = "") -> AnpoNews:
     if not entries:
         raise ParserHealthError(url, f"what's-new section ({used}) has no dated entries: layout changed?")
     text = "\n".join(f"{e.listed_date.isoformat()} {e.title}" for e in entries)
-    return AnpoNews(used, text, tuple(entries))
+    heading = soup.title or soup.find("h1")
+    title = _clean(heading.get_text(" ")) if heading is not None else ""
+    return AnpoNews(used, text, tuple(entries), title or None)
 
 
 def _entry(d: date, date_text: str, el: Tag, base: str) -> AnpoEntry:
