@@ -185,6 +185,25 @@ def test_html_static_structure(hostile_engine) -> None:
     assert all(not k.startswith("on") for tag in soup.find_all(True) for k in tag.attrs)
     hrefs = [a["href"] for a in soup.find_all("a")]
     assert all(x.startswith(("#", "https://", "http://")) for x in hrefs)
+    ids = [t["id"] for t in soup.find_all(id=True)]
+    assert len(ids) == len(set(ids))
     assert "@media print" in soup.style.string
     assert "url(" not in soup.style.string and "@import" not in soup.style.string
     assert "javascript:document.title='PWNED-LINK'" in soup.get_text()
+
+
+def test_html_anchors_stay_unique_for_japanese_event_keys(hist_engine) -> None:
+    """The pipeline keys events by their law number ("jp/令和五年経済産業省令第二十五号"):
+    two such keys of one length must not share an anchor, or the contents lead astray."""
+    import dataclasses
+
+    data = report_data(hist_engine)
+    keys = {h.EVENT_2023: "jp/令和五年経済産業省令第二十五号", h.EVENT_2024: "jp/令和六年経済産業省令第四十四号"}
+    changes = tuple(dataclasses.replace(c, event={**c.event, "key": keys.get(c.event["key"], c.event["key"])})
+                    if c.event else c for c in data.changes)
+    soup = BeautifulSoup(render("html", dataclasses.replace(data, changes=changes)), "html.parser")
+    ids = [t["id"] for t in soup.find_all(id=True)]
+    assert len(ids) == len(set(ids))
+    assert all(soup.find(id=a["href"][1:]) is not None for a in soup.select('a[href^="#"]'))
+    event_links = [a["href"] for a in soup.select("#toc > ol > li > a")]
+    assert len(event_links) == len(set(event_links)) >= 2

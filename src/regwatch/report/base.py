@@ -6,6 +6,7 @@ happen elsewhere. Formats register by subclassing Reporter with a `format` name.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import re
@@ -215,8 +216,16 @@ _NOT_SLUG = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def anchor_slug(text: str) -> str:
-    """`text` as an HTML id: every character but ASCII letters, digits, - and _ becomes _."""
-    return _NOT_SLUG.sub("_", text)
+    """`text` as an HTML id of ASCII letters, digits, - and _ (other characters become _).
+
+    When any character had to be replaced, a digest of the original follows: event keys
+    such as "jp/令和五年経済産業省令第二十五号" and "jp/令和六年…" would otherwise both become
+    "jp_____…" and their table-of-contents links would lead to the same place.
+    """
+    slug = _NOT_SLUG.sub("_", text)
+    if slug != text:
+        slug += "-" + hashlib.sha256(text.encode()).hexdigest()[:10]
+    return slug
 
 
 def change_anchor(change: ChangeRecord) -> str:
