@@ -44,8 +44,8 @@ def test_2024_four_categories_added_outside_wassenaar(demo_out: Path) -> None:
         assert (c["announced_on"], c["promulgated_on"]) == ("2024-04-26", "2024-07-08")
         kinds = {s["kind"] for s in c["sources"]}
         assert {"egov_law", "meti_press", "press"} <= kinds
-        regime_quotes = [s["quote"] for s in c["sources"] if s["kind"] == "meti_press"]
-        assert any("Wassenaar" in (q or "") for q in regime_quotes)
+        regime = [s for s in c["sources"] if s["kind"] == "meti_press" and "Wassenaar" in (s["quote"] or "")]
+        assert regime and all(s["title"] for s in regime)  # the release is named, not a bare URL
     report = (demo_out / "report.html").read_text(encoding="utf-8")
     assert "4 categories added outside the Wassenaar Arrangement, effective 2024-09-08" in report
 
@@ -63,8 +63,9 @@ def test_2023_additions_are_dated_and_exact(demo_out: Path) -> None:
 
 def test_watched_anpo_pages_show_as_page_changes(demo_out: Path) -> None:
     docs = json.loads((demo_out / "report.json").read_text(encoding="utf-8"))["documents"]
-    index = [d["change_type"] for d in docs if d["url"].endswith("/policy/anpo/index.html")]
-    assert index == ["added", "changed", "changed", "changed"]
+    index = [d for d in docs if d["url"].endswith("/policy/anpo/index.html")]
+    assert [d["change_type"] for d in index] == ["added", "changed", "changed", "changed"]
+    assert {d["title"] for d in index} == {"安全保障貿易管理（METI/経済産業省）"}
 
 
 def test_press_ahead_wrong_date_and_unofficial_reports(demo_out: Path) -> None:

@@ -183,17 +183,18 @@ def _apply_regimes(session: Session, drafts, regime_map) -> None:
 
     by_revision = {rid: d for d in drafts for rid in d.revision_ids}
     revision_ids = dict(session.execute(select(LawRevision.id, LawRevision.law_revision_id)).all())
-    versions = {a.url: a.document_version_id for a in session.scalars(select(Announcement))}
+    announcements = {a.url: a for a in session.scalars(select(Announcement))}
     for change in session.scalars(select(ControlChange)):
         draft = by_revision.get(revision_ids.get(change.revision_id))
         decision = regime_for_change(draft, regime_map, change.law_id, change.path)
         change.regime, change.outside_wassenaar = decision.regime, decision.outside_wassenaar
         if decision.basis == "none":
             continue
+        ann = announcements.get(decision.url)
         session.add(Evidence(
-            change_id=change.id, document_version_id=versions.get(decision.url),
+            change_id=change.id, document_version_id=ann.document_version_id if ann else None,
             url=decision.url or "", kind="meti_press" if decision.basis == "announcement" else "regime_map",
-            title=None if decision.basis == "announcement" else "regwatch regime map",
+            title=(ann.title if ann else None) if decision.basis == "announcement" else "regwatch regime map",
             quote=decision.quote, field="regime"))
 
 
