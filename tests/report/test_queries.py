@@ -162,3 +162,25 @@ def test_press_items_and_discrepancies(hist_engine) -> None:
     assert [i.key for i in select_press_items(hist_engine, since=date(2024, 1, 1),
                                               categories=["hbm"])] == [h.EVENT_PRESS]
     assert select_press_items(hist_engine, since=date(2023, 1, 1), until=date(2023, 12, 31)) == []
+
+
+def test_a_quote_backing_several_fields_is_one_source(hist_engine) -> None:
+    """Evidence is kept per field it supports; a reader gets each source once."""
+    from sqlalchemy import select
+
+    from regwatch.db.session import transaction
+    from regwatch.db.tables import Event, Evidence
+
+    with transaction(hist_engine) as s:
+        event_id = s.scalar(select(Event.id).where(Event.key == h.EVENT_2024))
+        for field in ("announced_on", "public_comment_on"):
+            s.add(Evidence(event_id=event_id, url="https://www.meti.go.jp/english/press/2024/0426_001.html",
+                           kind="meti_press", title="Public Comments Invited", quote="April 26, 2024",
+                           field=field))
+            s.add(Evidence(change_id=h.C24_SEM, url="https://www.meti.go.jp/english/press/2024/0426_001.html",
+                           kind="meti_press", title="Public Comments Invited", quote="April 26, 2024",
+                           field=field))
+    [official] = [i for i in select_press_items(hist_engine, since=date(2024, 1, 1)) if i.key == h.EVENT_2024]
+    assert [s.quote for s in official.sources].count("April 26, 2024") == 1
+    [sem] = [c for c in select_changes(hist_engine, since=date(2024, 1, 1)) if c.id == h.C24_SEM]
+    assert [s.quote for s in sem.sources].count("April 26, 2024") == 1

@@ -458,7 +458,8 @@ def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
             found[change_id] = [source]
         else:
             have.append(source)
-    return {k: tuple(v) for k, v in found.items()}
+    # Listed once however many fields the same quote supports (see select_press_items).
+    return {k: tuple(dict.fromkeys(v)) if len(v) > 1 else tuple(v) for k, v in found.items()}
 
 
 def _as_date(value: Any) -> date | None:
@@ -598,8 +599,10 @@ def select_press_items(
                     u in known_urls for u in (d.get("official_url"), d.get("press_url"))
                     if u and u in evidenced_urls)
             )
-            sources = tuple(Source(url=r.url, kind=r.kind, title=r.title, quote=r.quote)
-                            for r in known)
+            # One evidence row per field it supports: the same quote of the same page may
+            # back several (announced_on and public_comment_on); a source is listed once.
+            sources = tuple(dict.fromkeys(Source(url=r.url, kind=r.kind, title=r.title, quote=r.quote)
+                                          for r in known))
             if ev.status != "reported_unofficial" and not discrepancies:
                 continue
             items.append(PressItem(
