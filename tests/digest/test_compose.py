@@ -186,3 +186,19 @@ def test_announcements_without_changes_are_listed() -> None:
     text = msg.get_body(("plain",)).get_content()
     assert "Japan weighs export controls on HBM" in text and "unofficial (press report)" in text
     assert "No control-list changes" not in text
+
+
+def test_a_page_quoted_twice_is_one_source_line() -> None:
+    """The digest links sources without their quotes: one page backing the date and the
+    regime statement is listed once, under one "Sources:" heading."""
+    page = "https://www.meti.go.jp/english/press/2024/0426_001.html"
+    sources = (Source(page, "meti_press", "Public Comments Invited", "April 26, 2024"),
+               Source(page, "meti_press", "Public Comments Invited", "These items are not covered"),
+               Source("https://laws.e-gov.go.jp/law/403M50000400049", "egov_law", None, "施行"))
+    _, msg = build(DigestContent(PERIOD, (change("a", sources=sources),)))
+    text, html = (p.get_content() for p in msg.iter_parts())
+    assert text.count("Public Comments Invited") == 1 and text.count("Sources:") == 1
+    assert "  - Public Comments Invited <https://www.meti.go.jp/english/press/2024/0426_001.html>" in text
+    assert "  - https://laws.e-gov.go.jp/law/403M50000400049\n" in text.replace("\r\n", "\n")
+    links = lxml.html.fromstring(html).xpath("//p[contains(@class, 'sources')]/a/@href")
+    assert links == [page, "https://laws.e-gov.go.jp/law/403M50000400049"]

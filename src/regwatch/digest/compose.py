@@ -238,7 +238,7 @@ def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo, end_day: da
         "observed_at": c.observed_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         "before": _excerpt(c.before_text),
         "after": _excerpt(c.after_text),
-        "sources": [_source(s) for s in c.sources],
+        "sources": _sources(c.sources),
         "link": f"{report_url}#change-{c.id}" if report_url else None,
     }
 
@@ -250,13 +250,19 @@ def _announcement(a: EventNote, lang: str) -> dict:
         "effective_on": a.effective_on,
         "unofficial": a.status != "official",
         "regime": a.regime if a.regime in i18n.REGIMES[lang] else "unknown",
-        "sources": [_source(s) for s in a.sources],
+        "sources": _sources(a.sources),
     }
 
 
-def _source(s: Source) -> dict:
-    shown = line_text(s.url)
-    return {"title": line_text(s.title) or shown, "url": safe_url(s.url), "text": shown}
+def _sources(sources: tuple[Source, ...]) -> list[dict]:
+    """Each linked page once: the digest shows links, not quotes, so two quotes of one
+    page (its date and its regime statement) would read as the same line twice."""
+    shown: dict[tuple, dict] = {}
+    for s in sources:
+        text = line_text(s.url)
+        item = {"title": line_text(s.title) or text, "url": safe_url(s.url), "text": text}
+        shown.setdefault(tuple(item.values()), item)
+    return list(shown.values())
 
 
 def safe_url(url: str | None) -> str | None:
