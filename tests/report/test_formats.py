@@ -67,6 +67,9 @@ def test_summary_and_headlines(hist_engine) -> None:
     assert dict(s.by_change_type) == {"added": 6, "amended": 3, "renumbered": 1}
     assert dict(s.by_category)["quantum-computer"] == 3
     assert (s.not_yet_in_force, s.press_items, s.discrepancies, s.page_changes) == (6, 1, 1, 5)
+    assert s.totals_text() == ("10 provision changes, 6 not yet in force; 1 press-only report, "
+                               "1 discrepancy, 5 watched-page changes.")
+    assert s.totals_text() in render("md", data)
     # replaying 2024-05-01: nothing of 2024 was known, so the 2023 story is all there is
     old = report_data(hist_engine, as_known_at=at("2024-05-01T00:00")).summary()
     assert [x.event_key for x in old.headlines] == [h.EVENT_2023]

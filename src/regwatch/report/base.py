@@ -66,6 +66,14 @@ class Summary:
     discrepancies: int
     page_changes: int
 
+    def totals_text(self) -> str:
+        """The summary's counts as one plain sentence (Markdown, Atom, e-mail)."""
+        return (f"{_plural(self.total, 'provision change', 'provision changes')}, "
+                f"{self.not_yet_in_force} not yet in force; "
+                f"{_plural(self.press_items, 'press-only report', 'press-only reports')}, "
+                f"{_plural(self.discrepancies, 'discrepancy', 'discrepancies')}, "
+                f"{_plural(self.page_changes, 'watched-page change', 'watched-page changes')}.")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "total": self.total,

@@ -123,10 +123,7 @@ class MarkdownReporter(Reporter):
         for name, values in data.filters.items():
             if values:
                 out.append(f"- {name.capitalize()}: {', '.join(md_escape(v) for v in values)}")
-        out += ["", "## Summary", "",
-                f"{s.total} provision changes, {s.not_yet_in_force} not yet in force; "
-                f"{s.press_items} press-only reports, {s.discrepancies} discrepancies, "
-                f"{s.page_changes} watched-page changes.", ""]
+        out += ["", "## Summary", "", s.totals_text(), ""]
         out += [f"- **{md_escape(h.text)}**{' (not yet in force)' if h.not_yet_in_force else ''}"
                 f" — {md_escape(h.event_title or 'no event')}"
                 for h in s.headlines]
