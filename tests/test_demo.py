@@ -93,4 +93,7 @@ def test_shift_jis_page_and_broken_page(demo_out: Path, capsys) -> None:
     assert row["encoding"].startswith(("cp932", "shift_jis")) and "施行" in row["title"]
     assert main(["--config", str(cfg), "query",
                  "SELECT error FROM source_runs WHERE error LIKE '%layout changed%'", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out), "the page whose layout changed must be a recorded error"
+    errors = [r["error"] for r in json.loads(capsys.readouterr().out)]
+    assert errors, "the page whose layout changed must be a recorded error"
+    url = errors[0].split(": ", 1)[0]
+    assert url.endswith("/20240709001.html") and errors[0].count(url) == 1  # named once

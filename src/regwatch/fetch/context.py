@@ -230,8 +230,6 @@ class FetchContext:
             yield
         except FetchError as exc:
             self.issue(f"fetch failed: {exc.reason} (attempts: {exc.attempts})", url=exc.url or label)
-        except ParseError as exc:  # the issue names the URL already: say it once
-            self.issue(exc.reason if exc.source == label else str(exc), url=label)
         except RegwatchError as exc:
             self.issue(str(exc), url=label)
         except Exception as exc:  # a scraper bug must not stop the other URLs
@@ -239,6 +237,8 @@ class FetchContext:
             self.issue(f"unexpected error: {type(exc).__name__}: {exc}", url=label)
 
     def issue(self, message: str, *, url: str | None = None, level: str = "error") -> None:
+        if url and message.startswith(f"{url}: "):  # errors name their URL; the issue does too
+            message = message[len(url) + 2:]
         self.issues.append(Issue(url, message, level))
         self.log.log(logging.ERROR if level == "error" else logging.WARNING, "%s%s",
                      f"{url}: " if url else "", message)
