@@ -30,6 +30,11 @@ def test_demo_writes_report_json_and_digests(demo_out: Path, capsys) -> None:
     assert len(emls) >= 10
     msg = email.message_from_bytes(emls[0].read_bytes(), policy=policy.default)
     assert msg.get_content_type() == "multipart/alternative"
+    # the week the 2024 ordinance was promulgated, for the Japanese-speaking subscriber
+    (ja,) = (demo_out / "digests").rglob("digest-2024-07-08-*anpo-tantou*.eml")
+    text = email.message_from_bytes(ja.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    assert "量子コンピュータ等を輸出管理の対象に追加する省令改正を行いました" in text
+    assert "Ministerial Ordinance Amended" not in text
 
 
 def test_2024_four_categories_added_outside_wassenaar(demo_out: Path) -> None:

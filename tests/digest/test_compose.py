@@ -202,3 +202,21 @@ def test_a_page_quoted_twice_is_one_source_line() -> None:
     assert "  - https://laws.e-gov.go.jp/law/403M50000400049\n" in text.replace("\r\n", "\n")
     links = lxml.html.fromstring(html).xpath("//p[contains(@class, 'sources')]/a/@href")
     assert links == [page, "https://laws.e-gov.go.jp/law/403M50000400049"]
+
+
+def test_a_japanese_reader_gets_the_japanese_event_title() -> None:
+    ev = {"key": "jp/令和六年経済産業省令第四十四号", "title": "Quantum Computers Added",
+          "title_ja": "量子コンピュータ等を輸出管理の対象に追加する省令改正を行いました"}
+    note = EventNote("jp/x", "Catch-all Guidance Revised", "official", date(2024, 9, 2), None,
+                     title_ja="キャッチオール規制の運用を改正します")
+    import dataclasses
+
+    content = DigestContent(PERIOD, (dataclasses.replace(change("a"), event=ev),), (note,))
+    _, ja = build(content, lang="ja")
+    text = ja.get_body(("plain",)).get_content()
+    assert ev["title_ja"] in text and "Quantum Computers Added" not in text
+    assert note.title_ja in text and "Catch-all Guidance Revised" not in text
+    _, en = build(content, lang="en")
+    text = en.get_body(("plain",)).get_content()
+    assert "Quantum Computers Added" in text and ev["title_ja"] not in text
+    assert "Catch-all Guidance Revised" in text

@@ -68,6 +68,9 @@ def test_the_story_joins_into_three_events_plus_an_unannounced_revision(announce
     url, quote = e24.evidence["outside_wassenaar"]
     assert url in e24.announcement_urls and ("Wassenaar" in quote or "ワッセナー" in quote)
     assert set(e24.categories) >= {"quantum", "semiconductor", "electron_microscopy"}
+    # the title in English where there is one (latest stage), and in Japanese for Japanese readers
+    assert e24.title == "Ministerial Ordinance Amended to Add Quantum Computers and Related Items to Export Controls"
+    assert e24.title_ja == "量子コンピュータ等を輸出管理の対象に追加する省令改正を行いました"
     assert e24.title == "Ministerial Ordinance Amended to Add Quantum Computers and Related Items to Export Controls"
 
     e25 = events["jp/324CO0000000378/2025-11-11"]  # cabinet decision, no law number stated yet

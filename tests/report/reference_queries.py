@@ -192,15 +192,16 @@ def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
             stmt = stmt.where(_evidence_known(Evidence, as_known_at))
         for change_id, url, kind, title, quote in conn.execute(stmt):
             found[change_id].append(Source(url=url, kind=kind, title=title, quote=quote))
-    return {k: tuple(v) for k, v in found.items()}
+    return {k: tuple(dict.fromkeys(v)) for k, v in found.items()}  # each source once
 
 
 def _record(r: Any, categories: tuple[str, ...], sources: tuple[Source, ...]) -> ChangeRecord:
     event = None
     if r.event_key is not None:
         # The number of items the official announcement states ("４品目"), for headlines.
-        stated = (r.event_details or {}).get("item_count") if isinstance(r.event_details, dict) else None
-        event = {"key": r.event_key, "title": r.event_title, "stated_item_count": stated}
+        details = r.event_details if isinstance(r.event_details, dict) else {}
+        event = {"key": r.event_key, "title": r.event_title, "title_ja": details.get("title_ja"),
+                 "stated_item_count": details.get("item_count")}
     return ChangeRecord(
         id=r.id,
         jurisdiction=r.jurisdiction,

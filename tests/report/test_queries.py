@@ -108,7 +108,8 @@ def test_record_fields_and_document_order(hist_engine) -> None:
         None, None, None, "unknown")
     assert fx.observed_at == at("2024-11-20T16:00")
     sem = by_id[h.C24_SEM]
-    assert sem.event == {"key": h.EVENT_2024, "title": sem.event["title"], "stated_item_count": None}
+    assert sem.event == {"key": h.EVENT_2024, "title": sem.event["title"], "title_ja": None,
+                         "stated_item_count": None}
     assert sem.provision == {"path": "Article_6/Item_23", "citation_ja": "第六条第二十三号",
                              "citation_en": "Article 6, item (xxiii)"}
     assert sem.instrument["law_id"] == h.ORDINANCE and sem.categories == ("sem-ic-imaging",)

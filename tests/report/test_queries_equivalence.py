@@ -65,7 +65,8 @@ def build_random_history(engine, seed: int = 11, changes: int = 240) -> None:
         events = []
         for i in range(1, 13):
             details = rng.choice((None, {}, {"item_count": rng.randrange(1, 30)},
-                                  {"item_count": None, "x": [1]}, [1, 2]))
+                                  {"item_count": None, "x": [1]}, [1, 2],
+                                  {"title_ja": "量子コンピュータ等を追加する省令改正"}))
             events.append({
                 "id": i, "key": f"ev-{rng.randrange(100):02d}-{i}", "title": rng.choice(TEXTS),
                 "jurisdiction": "JP", "status": "official", "regime": "unknown",

@@ -417,13 +417,15 @@ def _load_events(conn: Any, ids: list[int]) -> dict[int, tuple[tuple, dict[str, 
     for eid, key, title, details, announced_on, first_observed_at in _fetch(conn, stmt):
         if details.__class__ is str:  # JSON comes back as text from SQLite
             details = json.loads(details)
-        # The number of items the official announcement states ("４品目"), for headlines.
-        stated = (details or {}).get("item_count") if isinstance(details, dict) else None
+        details = details if isinstance(details, dict) else {}
         found[eid] = (
             (0, _as_date(announced_on) or date.max,
              _utc(first_observed_at) if first_observed_at is not None
              else datetime.max.replace(tzinfo=UTC), key or ""),
-            {"key": key, "title": title, "stated_item_count": stated})
+            # item_count: how many items the official announcement states ("４品目"), for
+            # headlines; title_ja: the Japanese title, for Japanese readers.
+            {"key": key, "title": title, "title_ja": details.get("title_ja"),
+             "stated_item_count": details.get("item_count")})
     return found
 
 

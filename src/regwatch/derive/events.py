@@ -81,6 +81,7 @@ def rebuild_events(session: Session, config: Config, taxonomy) -> None:
         event.details = {"item_count": next((a.item_count for a in members if a.item_count), None),
                          "public_comment_deadline": _iso(draft.public_comment_deadline),
                          "announcements": list(draft.announcement_urls),
+                         "title_ja": draft.title_ja,
                          "revisions": list(draft.revision_ids)}
         event.parser_version = PARSER_VERSION
         session.flush()

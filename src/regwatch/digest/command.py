@@ -166,7 +166,7 @@ def event_notes(engine: Engine, period: Period, sub: SubscriberConfig) -> list[E
     with engine.connect() as conn:
         events = conn.execute(
             select(e.id, e.key, e.title, e.status, e.jurisdiction, e.law_ids, e.categories,
-                   e.regime, e.announced_on, e.effective_on)
+                   e.regime, e.announced_on, e.effective_on, e.details)
             .where(e.first_observed_at >= period.start, e.first_observed_at < period.end)
             .order_by(e.first_observed_at, e.key)).all()
         events = [ev for ev in events if _matches(ev, sub)]
@@ -179,7 +179,8 @@ def event_notes(engine: Engine, period: Period, sub: SubscriberConfig) -> list[E
                     .order_by(Evidence.id)):
                 sources.setdefault(eid, []).append(Source(url, kind, title, quote))
     return [EventNote(ev.key, ev.title, ev.status, ev.announced_on, ev.effective_on,
-                      ev.regime or "unknown", tuple(sources.get(ev.id, ())))
+                      ev.regime or "unknown", tuple(sources.get(ev.id, ())),
+                      title_ja=ev.details.get("title_ja") if isinstance(ev.details, dict) else None)
             for ev in events]
 
 

@@ -52,6 +52,7 @@ class EventNote:
     effective_on: date | None
     regime: str = "unknown"
     sources: tuple[Source, ...] = ()
+    title_ja: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def _view(content: DigestContent, lang: str, report_url: str, tz: tzinfo,
     for c in content.changes:
         key = (c.event or {}).get("key")
         groups.setdefault(key, []).append(c)
-        titles.setdefault(key, (c.event or {}).get("title"))
+        titles.setdefault(key, event_title(c.event or {}, lang))
     events = [
         {
             "key": key,
@@ -243,9 +244,14 @@ def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo, end_day: da
     }
 
 
+def event_title(event: dict[str, Any], lang: str) -> str | None:
+    """The event's title in the reader's language where there is one."""
+    return (event.get("title_ja") if lang == "ja" else None) or event.get("title")
+
+
 def _announcement(a: EventNote, lang: str) -> dict:
     return {
-        "title": line_text(a.title) or a.key,
+        "title": line_text(event_title({"title": a.title, "title_ja": a.title_ja}, lang)) or a.key,
         "announced_on": a.announced_on,
         "effective_on": a.effective_on,
         "unofficial": a.status != "official",

@@ -66,6 +66,7 @@ class EventDraft:
     evidence: dict[str, tuple[str, str]] = field(default_factory=dict)  # field → (url, quote)
     previous_keys: tuple[str, ...] = ()  # keys this event had before it gained its law number
     status: str = "official"
+    title_ja: str | None = None  # the latest Japanese announcement's title, for Japanese readers
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -228,10 +229,12 @@ def _event(group: list[Announcement], revs: list[Revision]) -> EventDraft:
         categories=categories, announcement_urls=tuple(a.url for a in group),
         revision_ids=tuple(sorted(r.law_revision_id for r in revs)), evidence=ev,
         previous_keys=(fallback_key,) if key != fallback_key else (),
+        title_ja=_title([a for a in group if a.language == "ja"]),
     )
 
 
 def _title(group: list[Announcement]) -> str | None:
+    """The title of the latest stage's announcement, the English one where there are both."""
     if not group:
         return None
     latest = max(group, key=lambda a: (_STAGE_ORDER.get(a.stage or "", -1), a.language == "en"))
