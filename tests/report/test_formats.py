@@ -210,3 +210,15 @@ def test_html_anchors_stay_unique_for_japanese_event_keys(hist_engine) -> None:
     assert all(soup.find(id=a["href"][1:]) is not None for a in soup.select('a[href^="#"]'))
     event_links = [a["href"] for a in soup.select("#toc > ol > li > a")]
     assert len(event_links) == len(set(event_links)) >= 2
+
+
+def test_html_event_shows_its_japanese_title(hist_engine) -> None:
+    import dataclasses
+
+    data = report_data(hist_engine)
+    ja = "量子コンピュータ等を輸出管理の対象に追加する省令改正を行いました"
+    changes = tuple(dataclasses.replace(c, event={**c.event, "title_ja": ja})
+                    if c.event and c.event["key"] == h.EVENT_2024 else c for c in data.changes)
+    soup = BeautifulSoup(render("html", dataclasses.replace(data, changes=changes)), "html.parser")
+    [shown] = soup.select("section.event .event-title-ja")
+    assert shown.get_text() == ja and shown["lang"] == "ja"

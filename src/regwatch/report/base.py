@@ -102,6 +102,7 @@ class EventGroup:
     key: str | None
     title: str | None
     changes: tuple[ChangeRecord, ...]
+    title_ja: str | None = None  # the Japanese announcement's title, when there is one
 
     @property
     def anchor(self) -> str:
@@ -131,12 +132,13 @@ class ReportData:
     def groups(self) -> list[EventGroup]:
         """Changes grouped by event, keeping the query's order (events, then document order)."""
         groups: dict[str | None, list[ChangeRecord]] = {}
-        titles: dict[str | None, str | None] = {}
+        events: dict[str | None, dict] = {}
         for c in self.changes:
             key = c.event["key"] if c.event else None
             groups.setdefault(key, []).append(c)
-            titles[key] = c.event.get("title") if c.event else None
-        return [EventGroup(k, titles[k], tuple(v)) for k, v in groups.items()]
+            events[key] = c.event or {}
+        return [EventGroup(k, events[k].get("title"), tuple(v), events[k].get("title_ja"))
+                for k, v in groups.items()]
 
     def summary(self) -> Summary:
         return summarise(self)
