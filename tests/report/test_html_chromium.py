@@ -135,6 +135,10 @@ def test_press_only_and_discrepancies(dom: BeautifulSoup) -> None:
     press = dom.find(id="press")
     rumour = press.find(id="press-" + h.EVENT_PRESS)
     assert "press only" in rumour.get_text()
+    # a rumour's date is when it was reported; an official event's is its announcement
+    assert [dt.get_text() for dt in rumour.select("dl.dates dt")][0] == "Reported"
+    official_item = press.find(id="press-" + h.EVENT_2024)
+    assert [dt.get_text() for dt in official_item.select("dl.dates dt")][0] == "Announced"
     assert [a["href"] for a in rumour.select("ul.sources a")] == [h.PRESS_HBM_1, h.PRESS_HBM_2]
     row = press.find(id="press-" + h.EVENT_2024).select_one("tr.discrepancy")
     assert row.th.get_text() == "effective_on"
