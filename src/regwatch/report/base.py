@@ -67,7 +67,7 @@ class Summary:
     page_changes: int
 
     def totals_text(self) -> str:
-        """The summary's counts as one plain sentence (Markdown, Atom, e-mail)."""
+        """The summary's counts as one plain sentence, the numbers agreeing with their nouns."""
         return (f"{_plural(self.total, 'provision change', 'provision changes')}, "
                 f"{self.not_yet_in_force} not yet in force; "
                 f"{_plural(self.press_items, 'press-only report', 'press-only reports')}, "
