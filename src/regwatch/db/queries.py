@@ -190,6 +190,40 @@ def _observed_window(column: Any, since: date | None, until: date | None, tz: tz
     return and_(*terms) if terms else true()
 
 
+def _in_window(stmt: Any, *, announced: Any, effective: Any, observed: Any,
+               since: date | None, until: date | None, by: str | None,
+               observed_from: datetime | None, observed_to: datetime | None,
+               as_known_at: datetime | None, tz: tzinfo) -> Any:
+    """`stmt` narrowed to the window (see the module docstring): `since`/`until` on the date
+    `by` names, or on any of the three; the digest's exact [from, to) bound on `observed`;
+    nothing observed after `as_known_at` (already aware)."""
+    windows = {
+        "announced": _date_window(announced, since, until),
+        "effective": _date_window(effective, since, until),
+        "observed": _observed_window(observed, since, until, tz),
+    }
+    if since is not None or until is not None:
+        stmt = stmt.where(windows[by] if by else or_(*windows.values()))
+    return _observed_bounds(stmt, observed, observed_from, observed_to, as_known_at, tz)
+
+
+def _observed_bounds(stmt: Any, observed: Any, observed_from: datetime | None,
+                     observed_to: datetime | None, as_known_at: datetime | None, tz: tzinfo) -> Any:
+    """`stmt` with `observed` in [observed_from, observed_to) and not after `as_known_at`."""
+    if observed_from is not None:
+        stmt = stmt.where(observed >= _aware(observed_from, tz))
+    if observed_to is not None:
+        stmt = stmt.where(observed < _aware(observed_to, tz))
+    if as_known_at is not None:
+        stmt = stmt.where(observed <= as_known_at)
+    return stmt
+
+
+def _check_by(by: str | None) -> None:
+    if by is not None and by not in BY_CHOICES:
+        raise ValueError(f"by must be one of {BY_CHOICES}, not {by!r}")
+
+
 _NUM = re.compile(r"(\d+)")
 
 
@@ -216,8 +250,7 @@ def select_changes(
     tz: tzinfo = UTC,
 ) -> list[ChangeRecord]:
     """Change records in the window, as known at `as_known_at` (see the module docstring)."""
-    if by is not None and by not in BY_CHOICES:
-        raise ValueError(f"by must be one of {BY_CHOICES}, not {by!r}")
+    _check_by(by)
     as_known_at = _aware(as_known_at, tz)
     c = ControlChange
     # Dates and moments come back as the driver gives them (text on SQLite) and are
@@ -230,19 +263,10 @@ def select_changes(
                _raw(c.observed_at), c.before_text, c.after_text, c.renumbered_from,
                c.status, c.event_id)
     )
-    windows = {
-        "announced": _date_window(_known_date("announced_on", as_known_at), since, until),
-        "effective": _date_window(_known_date("effective_on", as_known_at), since, until),
-        "observed": _observed_window(c.observed_at, since, until, tz),
-    }
-    if since is not None or until is not None:
-        stmt = stmt.where(windows[by] if by else or_(*windows.values()))
-    if observed_from is not None:
-        stmt = stmt.where(c.observed_at >= _aware(observed_from, tz))
-    if observed_to is not None:
-        stmt = stmt.where(c.observed_at < _aware(observed_to, tz))
-    if as_known_at is not None:
-        stmt = stmt.where(c.observed_at <= as_known_at)
+    stmt = _in_window(stmt, announced=_known_date("announced_on", as_known_at),
+                      effective=_known_date("effective_on", as_known_at), observed=c.observed_at,
+                      since=since, until=until, by=by, observed_from=observed_from,
+                      observed_to=observed_to, as_known_at=as_known_at, tz=tz)
     categories, instruments, jurisdictions = list(categories), list(instruments), list(jurisdictions)
     if categories:
         cc = aliased(ChangeCategory)
@@ -514,12 +538,7 @@ def select_document_changes(
         .where(_observed_window(v.observed_at, since, until, tz))
         .order_by(v.observed_at, SourceRow.name, DocumentRow.url, v.version)
     )
-    if observed_from is not None:
-        stmt = stmt.where(v.observed_at >= _aware(observed_from, tz))
-    if observed_to is not None:
-        stmt = stmt.where(v.observed_at < _aware(observed_to, tz))
-    if as_known_at is not None:
-        stmt = stmt.where(v.observed_at <= as_known_at)
+    stmt = _observed_bounds(stmt, v.observed_at, observed_from, observed_to, as_known_at, tz)
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     out = []
@@ -554,26 +573,16 @@ def select_press_items(
     follows rule 2; a discrepancy is shown when every URL it names that has evidence on the
     event has at least one such evidence row known by T.
     """
-    if by is not None and by not in BY_CHOICES:
-        raise ValueError(f"by must be one of {BY_CHOICES}, not {by!r}")
+    _check_by(by)
     as_known_at = _aware(as_known_at, tz)
     e = Event
     stmt = (select(e.id, e.key, e.title, e.status, e.jurisdiction, e.law_ids, e.categories,
                    e.regime, e.outside_wassenaar, e.announced_on, e.effective_on,
                    e.first_observed_at, e.details))
-    windows = {
-        "announced": _date_window(e.announced_on, since, until),
-        "effective": _date_window(e.effective_on, since, until),
-        "observed": _observed_window(e.first_observed_at, since, until, tz),
-    }
-    if since is not None or until is not None:
-        stmt = stmt.where(windows[by] if by else or_(*windows.values()))
-    if observed_from is not None:
-        stmt = stmt.where(e.first_observed_at >= _aware(observed_from, tz))
-    if observed_to is not None:
-        stmt = stmt.where(e.first_observed_at < _aware(observed_to, tz))
-    if as_known_at is not None:
-        stmt = stmt.where(e.first_observed_at <= as_known_at)
+    stmt = _in_window(stmt, announced=e.announced_on, effective=e.effective_on,
+                      observed=e.first_observed_at, since=since, until=until, by=by,
+                      observed_from=observed_from, observed_to=observed_to,
+                      as_known_at=as_known_at, tz=tz)
     wanted_cats, wanted_laws = set(categories), set(instruments)
 
     items: list[PressItem] = []
