@@ -7,6 +7,14 @@ class RegwatchError(Exception):
     """Base of every error regwatch raises on purpose."""
 
 
+def without_url(message: str, url: str | None) -> str:
+    """`message` without a leading "url: " — for records that name the URL beside it.
+
+    Errors name their source ("https://…: no <h1> title"), and an issue or problem that
+    stores the URL in a field of its own would otherwise show it twice."""
+    return message[len(url) + 2:] if url and message.startswith(f"{url}: ") else message
+
+
 class ConfigError(RegwatchError):
     """An invalid configuration file, key or value (CLI exit code 2)."""
 

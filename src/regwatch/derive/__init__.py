@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from regwatch.config import Config
 from regwatch.db.session import transaction
+from regwatch.errors import without_url
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ class Problem:
     source: str | None
     url: str
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", without_url(self.message, self.url))
 
 
 def catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool = False,

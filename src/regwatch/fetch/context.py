@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from regwatch.config import SourceConfig
 from regwatch.db.tables import DocumentRow, DocumentVersion, HttpCache, SourceRow
-from regwatch.errors import FetchError, ParseError, RegwatchError
+from regwatch.errors import FetchError, ParseError, RegwatchError, without_url
 from regwatch.fetch.http import Fetcher, FetchResult, Validators
 from regwatch.fetch.progress import Progress
 from regwatch.models import Document
@@ -237,8 +237,7 @@ class FetchContext:
             self.issue(f"unexpected error: {type(exc).__name__}: {exc}", url=label)
 
     def issue(self, message: str, *, url: str | None = None, level: str = "error") -> None:
-        if url and message.startswith(f"{url}: "):  # errors name their URL; the issue does too
-            message = message[len(url) + 2:]
+        message = without_url(message, url)
         self.issues.append(Issue(url, message, level))
         self.log.log(logging.ERROR if level == "error" else logging.WARNING, "%s%s",
                      f"{url}: " if url else "", message)
