@@ -58,6 +58,9 @@ def test_the_story_joins_into_three_events_plus_an_unannounced_revision(announce
     assert len(e23.announcement_urls) == 5  # ja+en public comment, ja+en promulgation, ja enforcement (Shift_JIS)
     assert e23.regime == "unknown" and e23.outside_wassenaar is None  # no release states it
     assert e23.previous_keys == ("jp/403M50000400049/2023-03-31",)
+    # enforcement was announced in Japanese only: the English title is the latest English one
+    assert e23.title == "Ministerial Ordinance Amended to Add Advanced Semiconductor Manufacturing Equipment to Export Controls"
+    assert e23.title_ja == "先端半導体製造装置に係る改正省令が施行されます"
 
     e24 = events["jp/令和六年経済産業省令第四十四号"]
     assert (e24.announced_on, e24.public_comment_on, e24.public_comment_deadline) == (

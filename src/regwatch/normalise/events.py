@@ -218,7 +218,9 @@ def _event(group: list[Announcement], revs: list[Revision]) -> EventDraft:
         (r.amendment_law_num for r in revs if r.amendment_law_num), None)
     law_ids = tuple(dict.fromkeys([*(law for a in group for law in a.instruments), *(r.law_id for r in revs)]))
     categories = tuple(dict.fromkeys(c for a in group for c in a.categories))
-    title = _title(group) or (f"{law_num}" if law_num else None)
+    # The English title where METI published one (reports are in English), else the Japanese.
+    title = (_title([a for a in group if a.language == "en"]) or _title(group)
+             or (f"{law_num}" if law_num else None))
     base_date = pc or announced or effective
     fallback_key = f"jp/{law_ids[0] if law_ids else 'unknown'}/{base_date.isoformat() if base_date else 'undated'}"
     key = f"jp/{law_num}" if law_num else fallback_key
@@ -234,7 +236,7 @@ def _event(group: list[Announcement], revs: list[Revision]) -> EventDraft:
 
 
 def _title(group: list[Announcement]) -> str | None:
-    """The title of the latest stage's announcement, the English one where there are both."""
+    """The title of the latest stage's announcement (the English one where there are both)."""
     if not group:
         return None
     latest = max(group, key=lambda a: (_STAGE_ORDER.get(a.stage or "", -1), a.language == "en"))
