@@ -484,8 +484,13 @@ def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
             found[change_id] = [source]
         else:
             have.append(source)
-    # Listed once however many fields the same quote supports (see select_press_items).
-    return {k: tuple(dict.fromkeys(v)) if len(v) > 1 else tuple(v) for k, v in found.items()}
+    return {k: _distinct(v) for k, v in found.items()}
+
+
+def _distinct(sources: list[Source]) -> tuple[Source, ...]:
+    """Each source once, in order. Evidence is kept per field it supports, so the same quote
+    of the same page may back several (announced_on and public_comment_on)."""
+    return tuple(dict.fromkeys(sources)) if len(sources) > 1 else tuple(sources)
 
 
 def _as_date(value: Any) -> date | None:
@@ -610,10 +615,8 @@ def select_press_items(
                     u in known_urls for u in (d.get("official_url"), d.get("press_url"))
                     if u and u in evidenced_urls)
             )
-            # One evidence row per field it supports: the same quote of the same page may
-            # back several (announced_on and public_comment_on); a source is listed once.
-            sources = tuple(dict.fromkeys(Source(url=r.url, kind=r.kind, title=r.title, quote=r.quote)
-                                          for r in known))
+            sources = _distinct([Source(url=r.url, kind=r.kind, title=r.title, quote=r.quote)
+                                 for r in known])
             if ev.status != "reported_unofficial" and not discrepancies:
                 continue
             items.append(PressItem(

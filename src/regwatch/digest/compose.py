@@ -164,7 +164,8 @@ def _view(content: DigestContent, lang: str, report_url: str, tz: tzinfo,
     for c in content.changes:
         key = (c.event or {}).get("key")
         groups.setdefault(key, []).append(c)
-        titles.setdefault(key, event_title(c.event or {}, lang))
+        titles.setdefault(key, _in_language((c.event or {}).get("title"),
+                                            (c.event or {}).get("title_ja"), lang))
     events = [
         {
             "key": key,
@@ -244,14 +245,14 @@ def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo, end_day: da
     }
 
 
-def event_title(event: dict[str, Any], lang: str) -> str | None:
-    """The event's title in the reader's language where there is one."""
-    return (event.get("title_ja") if lang == "ja" else None) or event.get("title")
+def _in_language(title: str | None, title_ja: str | None, lang: str) -> str | None:
+    """An event's title in the reader's language where there is one."""
+    return (title_ja if lang == "ja" else None) or title
 
 
 def _announcement(a: EventNote, lang: str) -> dict:
     return {
-        "title": line_text(event_title({"title": a.title, "title_ja": a.title_ja}, lang)) or a.key,
+        "title": line_text(_in_language(a.title, a.title_ja, lang)) or a.key,
         "announced_on": a.announced_on,
         "effective_on": a.effective_on,
         "unofficial": a.status != "official",
