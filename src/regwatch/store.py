@@ -9,6 +9,7 @@ pipeline only once a whole source run has succeeded: see pipeline._run_source_lo
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,11 +35,24 @@ class StoredVersion:
     observed_at: datetime
 
 
+# Kinds whose metadata holds content their snapshot lacks, by metadata key: an e-Gov
+# revision's record carries its promulgation and enforcement dates and its status, and a
+# correction (正誤) can change them while the law text stays the same to the byte.
+METADATA_IN_CONTENT = {"egov_law_revision": "revision"}
+
+
 def content_hash(doc: Document) -> str | None:
-    """What decides 'changed': the watched text for pages, else the raw bytes."""
+    """What decides 'changed': the watched text for pages, else the raw bytes (with the
+    metadata that is content, for the kinds in METADATA_IN_CONTENT)."""
     if doc.kind == "page" and doc.text is not None:
         return hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
-    return doc.snapshot.sha256 if doc.snapshot else None
+    if doc.snapshot is None:
+        return None
+    key = METADATA_IN_CONTENT.get(doc.kind)
+    if key is None:
+        return doc.snapshot.sha256
+    record = json.dumps(doc.metadata.get(key), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{doc.snapshot.sha256}\n{record}".encode()).hexdigest()
 
 
 def keeps_text(doc: Document) -> bool:

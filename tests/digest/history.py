@@ -8,6 +8,7 @@ from sqlalchemy import Engine, select
 
 from regwatch.db.session import transaction
 from regwatch.db.tables import ChangeCategory, ControlChange, Event, Evidence, SourceRow, SourceRun
+from regwatch.derive import date_history
 
 ORDINANCE = "403M50000400049"
 ORDER = "324CO0000000378"
@@ -59,6 +60,8 @@ def add_change(engine: Engine, cid: str, *, observed: str, event: str | None = N
         s.add_all(ChangeCategory(change_id=cid, category=c) for c in categories)
         for url, stitle in sources:
             s.add(Evidence(change_id=cid, url=url, kind="meti_press", title=stitle, quote=None))
+        s.flush()
+        date_history.record(s)  # as derivation does: what as-known-at reads
 
 
 def add_failing_source(engine: Engine, name: str, failures: int, *, error: str) -> None:

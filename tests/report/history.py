@@ -40,6 +40,7 @@ from regwatch.db.tables import (
     LawRevision,
     SourceRow,
 )
+from regwatch.derive import date_history
 
 ORDINANCE = "403M50000400049"
 ORDER = "324CO0000000378"
@@ -343,6 +344,8 @@ def build_history(engine: Engine) -> History:
                after="電子計算機又は量子コンピュータの設計、製造又は使用に係る技術",
                categories=["quantum-computer"],
                evidence=[("egovfx", EGOV_FX, "egov_law", "別表の八の項", "effective_on")])
+        s.flush()
+        date_history.record(s)  # as derivation does after every run: what as-known-at reads
     return History(version_ids=versions)
 
 

@@ -4,6 +4,12 @@ A frozen copy of regwatch.db.queries.select_changes (and its helpers) as it was 
 was tuned for large histories: one SELECT for the changes, chunked IN queries for their
 categories and evidence, SQLAlchemy's own type processing, a plain sort.
 test_queries_equivalence.py asserts the tuned function returns exactly what this does.
+
+Dates as known at T follow rule 3 as it was first written, from the evidence alone: a date
+is known when no evidence row names its field or one that does is known. The tuned query
+reads the dates' history (change_dates) instead; for a date that never moved, its one
+entry is known from the same moment, so the two agree — which checks the history's
+known times too.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from regwatch.db.tables import (
     Evidence,
     SourceRow,
 )
+from regwatch.derive import date_history
 
 from .reference_queries import reference_select_changes
 
@@ -113,6 +114,9 @@ def build_random_history(engine, seed: int = 11, changes: int = 240) -> None:
         conn.execute(insert(ChangeCategory), cats)
         rng.shuffle(evidence)
         conn.execute(insert(Evidence), evidence)
+        # As derivation does: the dates' history, which as-known-at reads. Its known times
+        # follow from the evidence as the reference's rule 3 does, for dates that never moved.
+        date_history.record(conn)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 
 from regwatch.app import App
 from regwatch.config import Config, FetchConfig, SourceConfig
+from regwatch.db.queries import select_changes
 from regwatch.db.tables import ControlChange, DocumentVersion, LawRevision, Provision
 from regwatch.normalise.egov_law import parse_law_xml
 from regwatch.pipeline import run_sources
@@ -231,3 +232,47 @@ def test_reprocess_rederives_from_snapshots_and_reports_parser_changes(world, en
     assert observed == {T1}  # re-derived records keep the time the snapshot was observed
     again = reprocess(app, [])
     assert (again.added, again.removed, again.modified) == ([], [], [])
+T3 = datetime(2023, 5, 26, 3, 0, tzinfo=UTC)
+
+
+def test_a_corrected_record_with_the_same_text_is_stored_once_and_moves_the_dates(world, engine) -> None:
+    """e-Gov postpones an enforcement date (正誤 of the record, `updated` moves) while the law
+    text stays the same to the byte: the new date must replace the old one, the changes keep
+    their first observation, and the revision is not fetched again on every run after."""
+    server, app, _ = world
+    run(app, T1)
+    postponed = dict(R2023, amendment_enforcement_date="2023-08-01", updated="2023-06-01T10:00:00+09:00")
+    server.route(f"/api/2/law_revisions/{LAW}", listing(postponed, R2022))
+    server.route(data_path(REV_2023), law_data((EGOV / f"{LAW}_20230723_after.xml").read_bytes(), postponed))
+    assert run(app, T2).documents_changed == 2  # the listing and the revision's record
+    with engine.connect() as conn:
+        rows = conn.execute(select(ControlChange.effective_on, ControlChange.observed_at).join(LawRevision)
+                            .where(LawRevision.law_revision_id == REV_2023)).all()
+        rev = conn.execute(select(LawRevision).where(LawRevision.law_revision_id == REV_2023)).one()
+    assert {r.effective_on for r in rows} == {date(2023, 8, 1)} and rev.effective_on == date(2023, 8, 1)
+    assert {r.observed_at for r in rows} == {T1}  # the provisions changed as first seen
+    server.clear_log()
+    assert run(app, T3).documents_changed == 0
+    assert [r.path for r in server.requests() if "law_data" in r.path] == []
+
+
+def test_as_known_at_before_a_correction_shows_the_date_then_known(world, engine) -> None:
+    """An audit replay of a report made between the first observation and the correction
+    shows the enforcement date that report showed, and matches --by effective on it."""
+    server, app, _ = world
+    run(app, T1)
+    postponed = dict(R2023, amendment_enforcement_date="2023-08-01", updated="2023-06-01T10:00:00+09:00")
+    server.route(f"/api/2/law_revisions/{LAW}", listing(postponed, R2022))
+    server.route(data_path(REV_2023), law_data((EGOV / f"{LAW}_20230723_after.xml").read_bytes(), postponed))
+    run(app, T2)
+    between = T1 + (T2 - T1) / 2
+
+    def effective(**kw) -> set:
+        return {c.effective_on for c in select_changes(engine, **kw)}
+
+    assert effective(as_known_at=between) == {date(2023, 7, 23)}
+    assert effective(as_known_at=T2) == effective() == {date(2023, 8, 1)}
+    july23 = dict(since=date(2023, 7, 23), until=date(2023, 7, 23), by="effective")
+    assert len(select_changes(engine, **july23, as_known_at=between)) == 78
+    assert select_changes(engine, **july23, as_known_at=T2) == select_changes(engine, **july23) == []
+    assert select_changes(engine, as_known_at=T1 - (T2 - T1)) == []

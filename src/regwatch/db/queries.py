@@ -18,14 +18,13 @@ As known at T (audit replay)
 2. an evidence row is known when its document version was observed ``<= T``
    (``evidence.document_version_id → document_versions.observed_at``); evidence without a
    version is known together with its change (or event);
-3. a date of a change (``announced_on``, ``promulgated_on``, ``effective_on``) is known when
-   either no evidence row names that field (``evidence.field``) — the date then came with
-   the change's own observation — or at least one evidence row naming the field is known
-   by T. An unknown date is reported as null, and window filters use the dates as known,
-   so a date learnt after T can neither show nor make a change match ``--by``.
-
-A date's value is the current one: the history keeps when evidence arrived, not old
-values of a corrected date.
+3. a date of a change (``announced_on``, ``promulgated_on``, ``effective_on``) has the
+   value it had at T: the latest entry of its history (``change_dates``) known by T.
+   Derivation appends an entry whenever a date moves, known from the change's own
+   observation or, when evidence rows name the field (``evidence.field``), from the
+   earliest observation of their documents (see ``regwatch.derive.date_history``). So a
+   date learnt after T is null, and a date corrected after T shows its old value; window
+   filters use the dates as known, so neither can make a change match ``--by``.
 
 Order: by event (announced date, then first observation, then key; changes without an
 event last), then instrument, then provision in document order (numbers in paths compare
@@ -47,17 +46,14 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
-    Date,
     Engine,
     and_,
     any_,
     bindparam,
-    case,
     exists,
     false,
     func,
     literal,
-    null,
     or_,
     select,
     true,
@@ -68,6 +64,7 @@ from sqlalchemy.types import NullType
 
 from regwatch.db.tables import (
     ChangeCategory,
+    ChangeDate,
     ControlChange,
     DocumentRow,
     DocumentVersion,
@@ -163,11 +160,10 @@ def _known_date(name: str, as_known_at: datetime | None):
     column = getattr(ControlChange, name)
     if as_known_at is None:
         return column
-    ev = aliased(Evidence)
-    named = and_(ev.change_id == ControlChange.id, ev.field == name)
-    any_named = exists(select(literal(1)).where(named))
-    known_named = exists(select(literal(1)).where(named, _evidence_known(ev, as_known_at)))
-    return case((or_(~any_named, known_named), column), else_=null().cast(Date))
+    h = aliased(ChangeDate)
+    return (select(h.value)
+            .where(h.change_id == ControlChange.id, h.field == name, h.known_at <= as_known_at)
+            .order_by(h.known_at.desc(), h.id.desc()).limit(1).scalar_subquery())
 
 
 def _date_window(column: Any, since: date | None, until: date | None):

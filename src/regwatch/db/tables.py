@@ -299,6 +299,23 @@ class ChangeCategory(Base):
     category: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
 
 
+class ChangeDate(Base):
+    """The values a change's dates took, and from when each was known (append-only).
+
+    Written by derivation whenever a date of a change differs from its latest entry, so
+    `--as-known-at` shows a corrected date's old value before the correction was observed.
+    No foreign key: a law's changes are deleted and rebuilt with the same ids, and their
+    date history must outlive that."""
+
+    __tablename__ = "change_dates"
+    __table_args__ = (Index("ix_change_dates_lookup", "change_id", "field", "known_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_id: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str] = mapped_column(String(20))  # announced_on | promulgated_on | effective_on
+    value: Mapped[date | None]
+    known_at: Mapped[datetime]
+
+
 class Evidence(Base):
     """Why we believe a change or event: a document and the quote from it."""
 

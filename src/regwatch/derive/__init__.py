@@ -3,7 +3,8 @@
 `catch_up` is called after every pipeline run (and by `regwatch reprocess`). It derives
 whatever stored versions are not yet reflected — law histories, announcements, press
 articles — and then recomputes events and press links from scratch, which is cheap and
-keeps the result a pure function of what is stored.
+keeps the result a pure function of what is stored. Last, it appends the changes' dates
+that moved to their history (`date_history`), which is what `--as-known-at` reads.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool = 
 
 def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
               sources: list[str] | None) -> list[Problem]:
-    from regwatch.derive import announcements, events, law_history, press
+    from regwatch.derive import announcements, date_history, events, law_history, press
     from regwatch.normalise.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(config.taxonomy_path())
@@ -75,6 +76,7 @@ def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
         problems += press.derive_pending(session, store, taxonomy)
     with transaction(engine) as session:
         events.rebuild_events(session, config, taxonomy)
+        date_history.record(session)  # with the events: their dates are the changes' too
     problems = _attribute(engine, problems)
     for p in problems:
         log.error("%s: %s: %s", p.source or "?", p.url, p.message)

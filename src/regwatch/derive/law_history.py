@@ -126,6 +126,13 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
         session.add(instrument)
         session.flush()
     old_changes = select(ControlChange.id).where(ControlChange.law_id == law_id)
+    # A change found again with the same content keeps its first observation: a corrected
+    # record (a new version of the revision, same text) is not a newly observed change.
+    first_seen = {r.id: (r.observed_at, (r.change_type, r.before_text, r.after_text))
+                  for r in session.execute(select(
+                      ControlChange.id, ControlChange.observed_at, ControlChange.change_type,
+                      ControlChange.before_text, ControlChange.after_text)
+                      .where(ControlChange.law_id == law_id))}
     session.execute(delete(ChangeCategory).where(ChangeCategory.change_id.in_(old_changes)))
     session.execute(delete(Evidence).where(Evidence.change_id.in_(old_changes)))
     session.execute(delete(ControlChange).where(ControlChange.law_id == law_id))
@@ -171,7 +178,7 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
             closed.append(gone)
         if previous is not None:
             _store_changes(session, law_id, instrument, previous[0], rev, row,
-                           diff_laws(previous[1], text), taxonomy, PARSER_VERSION)
+                           diff_laws(previous[1], text), taxonomy, PARSER_VERSION, first_seen)
         previous = (rev, text)
     for rev_id, row in existing.items():
         if rev_id not in keep:
@@ -204,18 +211,22 @@ def _upsert_revision(session: Session, row: LawRevision | None, instrument: Inst
 
 def _store_changes(session: Session, law_id: str, instrument: Instrument, old: StoredRevision,
                    new: StoredRevision, row: LawRevision, changes, taxonomy,
-                   parser_version: str) -> None:
+                   parser_version: str,
+                   first_seen: dict[str, tuple[datetime, tuple]]) -> None:
     record = new.record
     amend = record.get("amendment_law_num") or record.get("amendment_law_id")
     for ch in changes:
         cid = change_id(law_id, new.law_revision_id, ch.path, ch.change_type)
+        seen, content = first_seen.get(cid, (None, None))
+        observed = (min(seen, new.observed_at)
+                    if content == (ch.change_type, ch.before_text, ch.after_text) else new.observed_at)
         session.add(ControlChange(
             id=cid, revision_id=row.id, jurisdiction="JP", law_id=law_id,
             instrument_title=instrument.title, path=ch.path, citation_ja=ch.citation_ja,
             citation_en=ch.citation_en, list_entry=ch.list_entry, change_type=ch.change_type,
             regime="unknown", outside_wassenaar=None, announced_on=None,
             promulgated_on=row.promulgated_on, effective_on=row.effective_on,
-            observed_at=new.observed_at, before_text=ch.before_text, after_text=ch.after_text,
+            observed_at=observed, before_text=ch.before_text, after_text=ch.after_text,
             renumbered_from=dict(ch.renumbered_from) if ch.renumbered_from else None,
             status="official", parser_version=parser_version))
         session.flush()

@@ -1,0 +1,66 @@
+"""Date history: the values each change's dates took, and from when each was known.
+
+Derivation keeps only a change's current dates; a correction (an enforcement date
+postponed, an earlier announcement found) replaces them. `--as-known-at T` must show what
+regwatch knew at T, so after every derivation the dates that differ from their latest
+recorded value are appended to `change_dates`, never updated or deleted.
+
+When a value was known (``known_at``) follows observation times, like the rest of
+as-known-at. A change's first value of a date is known from the change's own observation
+or, when evidence rows name the field, from the earliest observation of a document they
+come from (evidence without a document version comes with the change). A value that
+replaces another is known from the newest observation in the store when derivation made
+the replacement — the run that brought the correction; regwatch showed the old value
+until then, even if the new one rests on older documents (a parser fix, `reprocess`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.orm import Session
+
+from regwatch.db.tables import ChangeDate, ControlChange, DocumentVersion, Evidence
+
+DATE_FIELDS = ("announced_on", "promulgated_on", "effective_on")
+
+
+def record(session: Session | Connection) -> int:
+    """Append the dates that changed since the last call. Returns how many rows were added."""
+    latest: dict[tuple[str, str], tuple[date | None, datetime]] = {}
+    for change_id, field, value, known_at in session.execute(
+            select(ChangeDate.change_id, ChangeDate.field, ChangeDate.value, ChangeDate.known_at)
+            .order_by(ChangeDate.change_id, ChangeDate.field, ChangeDate.known_at, ChangeDate.id)):
+        latest[(change_id, field)] = (value, known_at)  # the last one of each key wins
+    evidenced: dict[tuple[str, str], list[datetime | None]] = {}
+    for change_id, field, observed in session.execute(
+            select(Evidence.change_id, Evidence.field, DocumentVersion.observed_at)
+            .outerjoin(DocumentVersion, DocumentVersion.id == Evidence.document_version_id)
+            .where(Evidence.change_id.is_not(None), Evidence.field.in_(DATE_FIELDS))):
+        evidenced.setdefault((change_id, field), []).append(observed)
+    newest = session.execute(select(func.max(DocumentVersion.observed_at))).scalar()
+    rows = []
+    for change_id, observed_at, *values in session.execute(
+            select(ControlChange.id, ControlChange.observed_at,
+                   *(getattr(ControlChange, f) for f in DATE_FIELDS))):
+        for field, value in zip(DATE_FIELDS, values, strict=True):
+            before = latest.get((change_id, field))
+            if (value is None and before is None) or (before is not None and before[0] == value):
+                continue
+            if before is None:
+                known_at = known_since(observed_at, evidenced.get((change_id, field), []))
+            else:  # a correction: shown from the run that brought it on, never before
+                known_at = max(before[1], newest or before[1])
+            rows.append({"change_id": change_id, "field": field, "value": value,
+                         "known_at": known_at})
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(ChangeDate), rows[start:start + 2000])
+    return len(rows)
+
+
+def known_since(change_observed: datetime, evidence_observed: list[datetime | None]) -> datetime:
+    """When a date was first known: with its change, or once a document naming it was seen."""
+    if not evidence_observed:
+        return change_observed
+    return max(change_observed, min(t or change_observed for t in evidence_observed))

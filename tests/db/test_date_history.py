@@ -1,0 +1,122 @@
+"""The history of change dates (change_dates): what derivation appends, and what the
+migration that introduced it seeds from an existing history."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import insert, select, text, update
+
+from regwatch.db.session import downgrade, make_engine, transaction, upgrade
+from regwatch.db.tables import (
+    ChangeDate,
+    ControlChange,
+    DocumentRow,
+    DocumentVersion,
+    Evidence,
+    SourceRow,
+)
+from regwatch.derive import date_history
+
+
+def at(day: int, hour: int = 0) -> datetime:
+    return datetime(2024, 5, day, hour, tzinfo=UTC)
+
+
+def _history(engine) -> None:
+    """Change c1 observed on the 2nd: effective_on named by a notice seen on the 5th (and by
+    a quote without a document), announced_on by a release seen on the 1st; promulgated_on
+    named by nothing. Change c2 observed on the 3rd, with no dates."""
+    with engine.begin() as conn:
+        conn.execute(insert(SourceRow), [{"id": 1, "name": "s", "scraper": "page", "created_at": at(1)}])
+        conn.execute(insert(DocumentRow), [{"id": 1, "source_id": 1, "key": "k", "url": "u",
+                                            "kind": "page", "first_seen_at": at(1), "last_seen_at": at(1)}])
+        conn.execute(insert(DocumentVersion), [
+            {"id": v, "document_id": 1, "version": v, "content_sha256": str(v), "observed_at": at(day),
+             "change_type": "added" if v == 1 else "changed"}
+            for v, day in ((1, 1), (2, 5), (3, 9))])
+        common = {"jurisdiction": "JP", "law_id": "L", "path": "p", "change_type": "added",
+                  "parser_version": "t"}
+        conn.execute(insert(ControlChange), [
+            {**common, "id": "c1", "observed_at": at(2), "announced_on": date(2024, 4, 30),
+             "promulgated_on": date(2024, 5, 2), "effective_on": date(2024, 6, 1)},
+            {**common, "id": "c2", "observed_at": at(3), "announced_on": None,
+             "promulgated_on": None, "effective_on": None}])
+        conn.execute(insert(Evidence), [
+            {"change_id": "c1", "document_version_id": 2, "url": "n", "kind": "meti_press",
+             "field": "effective_on"},
+            {"change_id": "c1", "document_version_id": 1, "url": "r", "kind": "meti_press",
+             "field": "announced_on"},
+            {"change_id": "c1", "document_version_id": None, "url": "q", "kind": "press",
+             "field": "other"}])
+
+
+def _rows(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(ChangeDate.change_id, ChangeDate.field, ChangeDate.value, ChangeDate.known_at)
+            .order_by(ChangeDate.id))]
+
+
+FIRST = [("c1", "announced_on", date(2024, 4, 30), at(2)),  # its release was seen before the change
+         ("c1", "promulgated_on", date(2024, 5, 2), at(2)),  # named by nothing: with the change
+         ("c1", "effective_on", date(2024, 6, 1), at(5))]  # once the notice was seen
+
+
+def test_the_first_values_are_known_as_their_evidence_says(engine) -> None:
+    _history(engine)
+    with transaction(engine) as s:
+        assert date_history.record(s) == 3
+    assert sorted(_rows(engine)) == sorted(FIRST)
+    with transaction(engine) as s:
+        assert date_history.record(s) == 0  # nothing moved: nothing appended
+
+
+def test_a_moved_date_is_appended_known_from_its_new_evidence(engine) -> None:
+    _history(engine)
+    with transaction(engine) as s:
+        date_history.record(s)
+    with transaction(engine) as s:  # a correction seen on the 9th postpones the date
+        s.execute(update(ControlChange).where(ControlChange.id == "c1")
+                  .values(effective_on=date(2024, 7, 1), announced_on=None))
+        s.execute(update(Evidence).where(Evidence.url == "n").values(document_version_id=3))
+        assert date_history.record(s) == 2
+    assert _rows(engine)[3:] == [("c1", "announced_on", None, at(9)),  # lost with that run too
+                                 ("c1", "effective_on", date(2024, 7, 1), at(9))]
+
+
+def test_a_new_value_rests_on_old_documents_is_known_from_the_newest_observation(engine) -> None:
+    """A parser fix re-derives a date from a document seen long ago: regwatch showed the old
+    value until the fix ran, so the replacement is known from the newest observation then."""
+    _history(engine)
+    with transaction(engine) as s:
+        date_history.record(s)
+    with transaction(engine) as s:
+        s.execute(update(ControlChange).where(ControlChange.id == "c1")
+                  .values(effective_on=date(2024, 5, 31)))
+        date_history.record(s)
+    assert _rows(engine)[-1] == ("c1", "effective_on", date(2024, 5, 31), at(9))
+
+
+def test_evidence_without_a_document_is_known_with_its_change() -> None:
+    assert date_history.known_since(at(2), [None, at(5)]) == at(2)
+    assert date_history.known_since(at(2), [at(1)]) == at(2)
+    assert date_history.known_since(at(2), [at(7), at(5)]) == at(5)
+    assert date_history.known_since(at(2), []) == at(2)
+
+
+def test_the_migration_seeds_the_history_of_an_existing_database(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0001")
+        _history(engine)
+        upgrade(engine)
+        assert sorted(_rows(engine)) == sorted(FIRST)
+        with engine.connect() as conn:  # and the values read back as dates and moments
+            assert conn.execute(text("SELECT count(*) FROM change_dates")).scalar() == 3
+        with transaction(engine) as s:
+            assert date_history.record(s) == 0  # derivation agrees with the seed
+        downgrade(engine, "0001")
+        upgrade(engine)
+    finally:
+        engine.dispose()
