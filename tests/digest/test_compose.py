@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import lxml.html
 
+from regwatch.db.queries import DateCorrection
 from regwatch.digest.compose import (
     DigestContent,
     EventNote,
@@ -220,3 +221,27 @@ def test_a_japanese_reader_gets_the_japanese_event_title() -> None:
     text = en.get_body(("plain",)).get_content()
     assert "Quantum Computers Added" in text and ev["title_ja"] not in text
     assert "Catch-all Guidance Revised" in text
+
+
+def test_a_postponed_effective_date_is_told_in_the_week_it_was_learnt() -> None:
+    """Changes reported in an earlier week whose enforcement date moved: a week with no new
+    change still has something to tell, in the reader's language, with every citation
+    escaped and the long list cut short."""
+    moved = DateCorrection(
+        field="effective_on", old_value=date(2024, 9, 8), new_value=date(2024, 10, 1),
+        known_at=datetime(2024, 9, 4, tzinfo=UTC), law_id="403M50000400049",
+        instrument_title="貨物等省令", event_key=None, event_title=None,
+        provisions=tuple({"change_id": f"c{i}", "path": f"art6.item{i}", "citation_ja": f"第六条第{i}号",
+                          "citation_en": EVIL if i == 0 else f"Article 6, item {i}"} for i in range(14)))
+    content = DigestContent(PERIOD, date_corrections=(moved,))
+    assert not content.is_empty
+    _, msg = build(content)
+    assert msg["Subject"] == "regwatch: no control-list changes, 1 date correction — week of 2024-09-02"
+    text, html = (p.get_content() for p in msg.iter_parts())
+    assert "== Date corrections (changes reported earlier) ==" in text
+    assert "- Effective: 2024-09-08 → 2024-10-01 — 貨物等省令 [403M50000400049], 14 provision(s)" in text
+    assert "Article 6, item 11; and 2 more" in text and "No control-list changes" not in text
+    assert "<script" not in html and "&lt;script&gt;" in html
+    _, ja = build(content, lang="ja")
+    assert ja["Subject"] == "regwatch: 規制リストの変更なし、日付の訂正 1件 — 2024-09-02 の週"
+    assert "施行日: 2024-09-08 → 2024-10-01" in ja.get_body(("plain",)).get_content()

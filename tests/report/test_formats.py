@@ -67,8 +67,10 @@ def test_summary_and_headlines(hist_engine) -> None:
     assert dict(s.by_change_type) == {"added": 6, "amended": 3, "renumbered": 1}
     assert dict(s.by_category)["quantum-computer"] == 3
     assert (s.not_yet_in_force, s.press_items, s.discrepancies, s.page_changes) == (6, 1, 1, 5)
+    # the Order's row 8 was reported before the notice that gave its effective date
+    assert s.date_corrections == 1
     assert s.totals_text() == ("10 provision changes, 6 not yet in force; 1 press-only report, "
-                               "1 discrepancy, 5 watched-page changes.")
+                               "1 discrepancy, 5 watched-page changes, 1 date correction.")
     assert s.totals_text() in render("md", data)
     # replaying 2024-05-01: nothing of 2024 was known, so the 2023 story is all there is
     old = report_data(hist_engine, as_known_at=at("2024-05-01T00:00")).summary()
@@ -166,7 +168,10 @@ def test_atom_one_entry_per_event(hostile_engine) -> None:
     assert not feed.bozo, feed.get("bozo_exception")
     ids = [e.id for e in feed.entries]
     assert ids == ["urn:regwatch:event:" + k for k in (h.EVENT_2023, h.EVENT_2024)] + [
-        "urn:regwatch:event:change%3A" + h.C24_FX, "urn:regwatch:event:change%3A" + h.HOSTILE]
+        "urn:regwatch:event:change%3A" + h.C24_FX, "urn:regwatch:event:change%3A" + h.HOSTILE,
+        "urn:regwatch:date-correction:324CO0000000378:jp-2024-outside-wassenaar:effective_on:"
+        "2024-08-20T09:00:00Z:None:2024-09-08"]
+    assert feed.entries[4].title.startswith("Effective date unknown → 2024-09-08 — ")
     e24 = feed.entries[1]
     assert "4 categories added outside the Wassenaar Arrangement, effective 2024-09-08" in e24.summary
     assert {t.term for t in e24.tags} == {"sem-ic-imaging", "gaa-transistor", "cryo-cmos",

@@ -263,6 +263,16 @@ def select_changes(
                       effective=_known_date("effective_on", as_known_at), observed=c.observed_at,
                       since=since, until=until, by=by, observed_from=observed_from,
                       observed_to=observed_to, as_known_at=as_known_at, tz=tz)
+    stmt = _filtered(stmt, categories, instruments, jurisdictions)
+    with _collector_paused():
+        return _records(engine, stmt, as_known_at)
+
+
+def _filtered(stmt: Any, categories: Iterable[str], instruments: Iterable[str],
+              jurisdictions: Iterable[str]) -> Any:
+    """`stmt` over control_changes narrowed to changes with one of the categories, of one
+    of the instruments and of one of the jurisdictions (an empty list: no filter)."""
+    c = ControlChange
     categories, instruments, jurisdictions = list(categories), list(instruments), list(jurisdictions)
     if categories:
         cc = aliased(ChangeCategory)
@@ -272,9 +282,7 @@ def select_changes(
         stmt = stmt.where(c.law_id.in_(instruments))
     if jurisdictions:
         stmt = stmt.where(c.jurisdiction.in_(jurisdictions))
-
-    with _collector_paused():
-        return _records(engine, stmt, as_known_at)
+    return stmt
 
 
 @contextmanager
@@ -505,6 +513,99 @@ def _utc(value: datetime | str) -> datetime:
         except ValueError:  # text with an offset of its own
             value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- date corrections ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DateCorrection:
+    """A date of already-reported changes that moved (or became known) later: one per
+    instrument, event, field, old and new value and moment, with the provisions it moved."""
+
+    field: str  # announced_on | promulgated_on | effective_on
+    old_value: date | None  # None: the date was not known when the changes were reported
+    new_value: date | None
+    known_at: datetime
+    law_id: str
+    instrument_title: str | None
+    event_key: str | None
+    event_title: str | None
+    provisions: tuple[dict[str, str | None], ...]  # {change_id, path, citation_ja, citation_en}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"field": self.field, "old_value": _iso(self.old_value),
+                "new_value": _iso(self.new_value), "known_at": self.known_at.isoformat(),
+                "instrument": {"law_id": self.law_id, "title": self.instrument_title},
+                "event": {"key": self.event_key, "title": self.event_title} if self.event_key else None,
+                "provisions": [dict(p) for p in self.provisions]}
+
+
+def select_date_corrections(
+    engine: Engine,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    as_known_at: datetime | None = None,
+    observed_from: datetime | None = None,
+    observed_to: datetime | None = None,
+    categories: Iterable[str] = (),
+    instruments: Iterable[str] = (),
+    jurisdictions: Iterable[str] = (),
+    tz: tzinfo = UTC,
+) -> list[DateCorrection]:
+    """Dates of changes that moved, or were learnt, after the change was first observed,
+    when that happened in the window (an observation window, like watched pages).
+
+    From the date history (``change_dates``): an entry that replaces an earlier one, or a
+    first entry known after its change was observed. As known at T: only what was known by
+    T, of changes observed by T.
+    """
+    as_known_at = _aware(as_known_at, tz)
+    h, c = ChangeDate, ControlChange
+    stmt = (select(h.id, h.change_id, h.field, h.value, h.known_at, c.observed_at, c.law_id,
+                   c.instrument_title, c.path, c.citation_ja, c.citation_en, Event.key,
+                   Event.title)
+            .join(c, c.id == h.change_id).outerjoin(Event, Event.id == c.event_id)
+            .where(_observed_window(h.known_at, since, until, tz)))
+    stmt = _observed_bounds(stmt, h.known_at, observed_from, observed_to, as_known_at, tz)
+    if as_known_at is not None:
+        stmt = stmt.where(c.observed_at <= as_known_at)
+    stmt = _filtered(stmt, categories, instruments, jurisdictions)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return []
+        earlier = conn.execute(
+            select(h.id, h.change_id, h.field, h.value, h.known_at)
+            .where(_among(h.change_id, sorted({r.change_id for r in rows}), conn.dialect.name))
+            .order_by(h.known_at, h.id)).all()
+    previous: dict[int, date | None] = {}  # entry id → the value it replaced
+    last: dict[tuple[str, str], date | None] = {}
+    for e in earlier:
+        key = (e.change_id, e.field)
+        if key in last:
+            previous[e.id] = last[key]
+        last[key] = e.value
+    groups: dict[tuple, list[Any]] = {}
+    for r in rows:
+        if r.id not in previous and r.known_at <= r.observed_at:
+            continue  # the first value, reported with the change itself
+        key = (r.known_at, r.law_id, r.key, r.field, previous.get(r.id), r.value)
+        groups.setdefault(key, []).append(r)
+    out = []
+    for (known_at, law_id, event_key, name, old, new), members in groups.items():
+        members.sort(key=lambda r: (natural_key(r.path), r.change_id))
+        out.append(DateCorrection(
+            field=name, old_value=_as_date(old), new_value=_as_date(new), known_at=_utc(known_at),
+            law_id=law_id, instrument_title=members[0].instrument_title, event_key=event_key,
+            event_title=members[0].title,
+            provisions=tuple({"change_id": r.change_id, "path": r.path,
+                              "citation_ja": r.citation_ja, "citation_en": r.citation_en}
+                             for r in members)))
+    out.sort(key=lambda d: (d.known_at, d.law_id, d.event_key or "",
+                            DATE_FIELDS.index(d.field) if d.field in DATE_FIELDS else 9,
+                            d.old_value or date.min, d.new_value or date.min))
+    return out
 
 
 # --- watched pages -------------------------------------------------------------------------

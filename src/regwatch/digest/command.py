@@ -25,7 +25,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from regwatch.app import App
 from regwatch.config import Config, SubscriberConfig
-from regwatch.db.queries import select_changes
+from regwatch.db.queries import select_changes, select_date_corrections
 from regwatch.db.tables import Event, Evidence, Subscriber
 from regwatch.digest.compose import DigestContent, EventNote, Recipient, compose_digest
 from regwatch.digest.deliver import (
@@ -157,7 +157,10 @@ def digest_content(engine: Engine, config: Config, sub: SubscriberConfig, period
                              instruments=sub.instruments, tz=config.tz)
     with_changes = {(c.event or {}).get("key") for c in changes}
     notes = [n for n in event_notes(engine, period, sub) if n.key not in with_changes]
-    return DigestContent(period, tuple(changes), tuple(notes), health)
+    corrections = select_date_corrections(
+        engine, observed_from=period.start, observed_to=period.end, categories=sub.categories,
+        jurisdictions=sub.jurisdictions, instruments=sub.instruments, tz=config.tz)
+    return DigestContent(period, tuple(changes), tuple(notes), health, tuple(corrections))
 
 
 def event_notes(engine: Engine, period: Period, sub: SubscriberConfig) -> list[EventNote]:

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from regwatch.db.queries import DATE_FIELDS, DateCorrection
 from regwatch.digest import i18n
 from regwatch.digest.period import Period
 from regwatch.health import SourceHealth
@@ -32,6 +33,7 @@ from regwatch.models import ChangeRecord, Source
 from regwatch.resources import resource_dir
 
 EXCERPT_CHARS = 240
+CITATIONS_SHOWN = 12  # of the provisions a date correction moved; the report lists them all
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class DigestContent:
     changes: tuple[ChangeRecord, ...] = ()
     announcements: tuple[EventNote, ...] = ()
     health: tuple[SourceHealth, ...] = field(default=())
+    date_corrections: tuple[DateCorrection, ...] = ()
 
     @property
     def problems(self) -> tuple[SourceHealth, ...]:
@@ -70,8 +73,8 @@ class DigestContent:
 
     @property
     def is_empty(self) -> bool:
-        """Nothing to tell: no changes, no announcements, no source problems."""
-        return not (self.changes or self.announcements or self.problems)
+        """Nothing to tell: no changes, announcements or date corrections, no source problems."""
+        return not (self.changes or self.announcements or self.date_corrections or self.problems)
 
     def not_in_force(self) -> int:
         """Changes whose effective date is after the period (unknown dates are not counted)."""
@@ -110,6 +113,7 @@ def body_text(value: str | None) -> str:
 def digest_subject(content: DigestContent, lang: str) -> str:
     return i18n.subject(lang, changes=len(content.changes), not_in_force=content.not_in_force(),
                         announcements=len(content.announcements),
+                        corrections=len(content.date_corrections),
                         problems=len(content.problems),
                         week_of=content.period.label.isoformat())
 
@@ -197,9 +201,10 @@ def _view(content: DigestContent, lang: str, report_url: str, tz: tzinfo,
         "events": events,
         "other": other,
         "announcements": [_announcement(a, lang) for a in content.announcements],
+        "corrections": [_correction(d, lang) for d in content.date_corrections],
         "problems": [{"source": line_text(h.source), "flags": h.flags,
                       "last_error": line_text(h.last_error)[:200]} for h in content.problems],
-        "empty": not content.changes and not content.announcements,
+        "empty": not (content.changes or content.announcements or content.date_corrections),
         "report_url": report_url or None,
         "regime_label": i18n.REGIMES[lang],
         "regime_colour": i18n.REGIME_COLOURS,
@@ -258,6 +263,22 @@ def _announcement(a: EventNote, lang: str) -> dict:
         "unofficial": a.status != "official",
         "regime": a.regime if a.regime in i18n.REGIMES[lang] else "unknown",
         "sources": _sources(a.sources),
+    }
+
+
+def _correction(d: DateCorrection, lang: str) -> dict:
+    t = i18n.STRINGS[lang]
+    primary, secondary = ("citation_ja", "citation_en") if lang == "ja" else (
+        "citation_en", "citation_ja")
+    citations = [line_text(p.get(primary) or p.get(secondary) or p.get("path")) for p in d.provisions]
+    shown = citations[:CITATIONS_SHOWN]
+    if len(citations) > len(shown):
+        shown.append(t["and_more"].format(n=len(citations) - len(shown)))
+    return {
+        "field": t[d.field.removesuffix("_on")] if d.field in DATE_FIELDS else d.field,
+        "old": d.old_value, "new": d.new_value,
+        "instrument": line_text(d.instrument_title or d.law_id), "law_id": d.law_id,
+        "count": len(citations), "citations": shown,
     }
 
 

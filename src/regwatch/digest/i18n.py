@@ -32,6 +32,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "renumbered_from": "formerly",
         "footer": "You receive this because {email} subscribes to regwatch digests.",
         "last_error": "last error",
+        "corrections": "Date corrections (changes reported earlier)",
+        "corrected_for": "{n} provision(s)",
+        "and_more": "and {n} more",
     },
     "ja": {
         "title": "regwatch 週次ダイジェスト",
@@ -62,6 +65,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "renumbered_from": "旧",
         "footer": "{email} が regwatch ダイジェストを購読しているため、このメールをお送りしています。",
         "last_error": "直近のエラー",
+        "corrections": "日付の訂正（既報の変更）",
+        "corrected_for": "{n} 件の規定",
+        "and_more": "ほか {n} 件",
     },
 }
 
@@ -79,7 +85,7 @@ REGIME_COLOURS = {"wassenaar": "#1d4ed8", "nsg": "#7c3aed", "ag": "#047857", "mt
 
 
 def subject(lang: str, *, changes: int, not_in_force: int, announcements: int,
-            problems: int, week_of: str) -> str:
+            problems: int, week_of: str, corrections: int = 0) -> str:
     """'regwatch: 3 control-list changes, 1 not yet in force — week of 2024-09-02'."""
     if lang == "ja":
         parts = [f"規制リストの変更 {changes}件" if changes else "規制リストの変更なし"]
@@ -87,6 +93,8 @@ def subject(lang: str, *, changes: int, not_in_force: int, announcements: int,
             parts[0] += f"（うち未施行 {not_in_force}件）"
         if announcements:
             parts.append(f"発表 {announcements}件")
+        if corrections:
+            parts.append(f"日付の訂正 {corrections}件")
         if problems:
             parts.append(f"情報源の異常 {problems}件")
         return f"regwatch: {'、'.join(parts)} — {week_of} の週"
@@ -95,6 +103,8 @@ def subject(lang: str, *, changes: int, not_in_force: int, announcements: int,
         parts.append(f"{not_in_force} not yet in force")
     if announcements:
         parts.append(_plural(announcements, "announcement"))
+    if corrections:
+        parts.append(_plural(corrections, "date correction"))
     if problems:
         parts.append(_plural(problems, "source problem"))
     return f"regwatch: {', '.join(parts)} — week of {week_of}"

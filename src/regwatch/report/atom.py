@@ -1,4 +1,5 @@
-"""The Atom feed of a report: one entry per event (a change without an event is its own entry).
+"""The Atom feed of a report: one entry per event (a change without an event is its own
+entry), and one per date correction, so a postponed enforcement date reaches followers too.
 
 Rendered from ``reports/report.atom.j2`` with XML autoescaping; characters XML 1.0 cannot
 carry (control characters in scraped text) are dropped first.
@@ -16,6 +17,7 @@ from regwatch.report.base import (
     EventGroup,
     ReportData,
     Reporter,
+    correction_text,
     headline,
     http_url,
     is_press,
@@ -39,6 +41,7 @@ class Entry:
     published: datetime
     link: str | None
     changes: tuple[ChangeRecord, ...]
+    provisions: tuple[dict, ...] = ()  # of a date correction: the provisions whose date moved
 
 
 def entries(data: ReportData) -> list[Entry]:
@@ -57,6 +60,14 @@ def entries(data: ReportData) -> list[Entry]:
                 updated=max(c.observed_at for c in group.changes),
                 published=min(c.observed_at for c in group.changes),
                 link=link, changes=group.changes))
+    for d in data.date_corrections:
+        key = f"{d.law_id}:{d.event_key or ''}:{d.field}:{utc_iso(d.known_at)}:{d.old_value}:{d.new_value}"
+        text = f"{correction_text(d)} for {len(d.provisions)} provision(s) reported before"
+        out.append(Entry(
+            id="urn:regwatch:date-correction:" + quote(key, safe=":"),
+            title=f"{correction_text(d)} — {d.event_title or d.instrument_title or d.law_id}",
+            headline=text, updated=d.known_at, published=d.known_at, link=None, changes=(),
+            provisions=d.provisions))
     return out
 
 

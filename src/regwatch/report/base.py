@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from regwatch.db.queries import PressItem
+from regwatch.db.queries import DateCorrection, PressItem
 from regwatch.models import ChangeRecord, DocumentChange
 
 log = logging.getLogger(__name__)
@@ -65,14 +65,18 @@ class Summary:
     press_items: int
     discrepancies: int
     page_changes: int
+    date_corrections: int = 0
 
     def totals_text(self) -> str:
         """The summary's counts as one plain sentence, the numbers agreeing with their nouns."""
+        corrections = (f", {_plural(self.date_corrections, 'date correction', 'date corrections')}"
+                       if self.date_corrections else "")
         return (f"{_plural(self.total, 'provision change', 'provision changes')}, "
                 f"{self.not_yet_in_force} not yet in force; "
                 f"{_plural(self.press_items, 'press-only report', 'press-only reports')}, "
                 f"{_plural(self.discrepancies, 'discrepancy', 'discrepancies')}, "
-                f"{_plural(self.page_changes, 'watched-page change', 'watched-page changes')}.")
+                f"{_plural(self.page_changes, 'watched-page change', 'watched-page changes')}"
+                f"{corrections}.")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +96,7 @@ class Summary:
             "press_items": self.press_items,
             "discrepancies": self.discrepancies,
             "page_changes": self.page_changes,
+            "date_corrections": self.date_corrections,
         }
 
 
@@ -116,6 +121,7 @@ class ReportData:
     changes: tuple[ChangeRecord, ...] = ()
     documents: tuple[DocumentChange, ...] = ()
     press_items: tuple[PressItem, ...] = ()
+    date_corrections: tuple[DateCorrection, ...] = ()
     as_known_at: datetime | None = None
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     timezone: str = "UTC"
@@ -164,6 +170,7 @@ def summarise(data: ReportData) -> Summary:
         press_items=sum(1 for p in data.press_items if p.status == "reported_unofficial"),
         discrepancies=sum(len(p.discrepancies) for p in data.press_items),
         page_changes=len(data.documents),
+        date_corrections=len(data.date_corrections),
     )
 
 
@@ -212,6 +219,17 @@ def headline(group: EventGroup, data: ReportData) -> Headline:
         change_count=len(changes), announced_on=announced[0] if announced else None,
         effective_on=effective[0] if effective else None, not_yet_in_force=pending,
         outside_wassenaar=outside.pop() if len(outside) == 1 else None)
+
+
+DATE_FIELD_NAMES = {"announced_on": "announcement date", "promulgated_on": "promulgation date",
+                    "effective_on": "effective date"}
+
+
+def correction_text(d: DateCorrection) -> str:
+    """What moved, in one line: "Effective date 2023-07-23 → 2023-08-01"."""
+    name = DATE_FIELD_NAMES.get(d.field, d.field)
+    return (f"{name[:1].upper()}{name[1:]} {_iso(d.old_value) or 'unknown'} → "
+            f"{_iso(d.new_value) or 'unknown'}")
 
 
 def _plural(n: int, one: str, many: str) -> str:

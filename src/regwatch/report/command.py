@@ -6,7 +6,12 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
-from regwatch.db.queries import select_changes, select_document_changes, select_press_items
+from regwatch.db.queries import (
+    select_changes,
+    select_date_corrections,
+    select_document_changes,
+    select_press_items,
+)
 from regwatch.errors import UsageError
 from regwatch.report.base import ReportData, Window, get_reporter
 
@@ -20,9 +25,10 @@ def collect(engine: Any, *, since: date, until: date | None, by: str | None,
     """Query everything a report shows. Naive moments are read in `tz`.
 
     Without `until` the window ends today in `tz`.
-    Watched pages have only an observation date, so they are listed when the window
-    applies to observation (``by`` observed or any); category and instrument filters
-    apply to control changes and press items, not to pages.
+    Watched pages and date corrections have only an observation date, so they are listed
+    when the window applies to observation (``by`` observed or any); category and
+    instrument filters apply to control changes, press items and date corrections, not to
+    pages.
     """
     generated_at = generated_at or datetime.now(UTC)
     if as_known_at is not None and as_known_at.tzinfo is None:
@@ -36,12 +42,17 @@ def collect(engine: Any, *, since: date, until: date | None, by: str | None,
                              **window)
     press = select_press_items(engine, by=by, categories=categories, instruments=instruments,
                                **window)
-    documents = select_document_changes(engine, **window) if by in (None, "observed") else []
-    log.info("report %s..%s by %s: %d changes, %d press items, %d page changes",
-             since, until, by or "any", len(changes), len(press), len(documents))
+    observed = by in (None, "observed")  # pages and date corrections have no other date
+    documents = select_document_changes(engine, **window) if observed else []
+    corrections = select_date_corrections(engine, categories=categories, instruments=instruments,
+                                          **window) if observed else []
+    log.info("report %s..%s by %s: %d changes, %d press items, %d page changes, "
+             "%d date corrections", since, until, by or "any", len(changes), len(press),
+             len(documents), len(corrections))
     return ReportData(
         window=Window(since, until, by), generated_at=generated_at, changes=tuple(changes),
-        documents=tuple(documents), press_items=tuple(press), as_known_at=as_known_at,
+        documents=tuple(documents), press_items=tuple(press),
+        date_corrections=tuple(corrections), as_known_at=as_known_at,
         filters={"categories": tuple(categories), "instruments": tuple(instruments)},
         timezone=getattr(tz, "key", None) or str(tz))
 

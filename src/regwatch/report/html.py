@@ -16,6 +16,7 @@ from regwatch.report.base import (
     Reporter,
     anchor_slug,
     change_anchor,
+    correction_text,
     http_url,
     is_press,
     utc_iso,
@@ -42,7 +43,8 @@ def environment(folder: str | None = None) -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(http_url=http_url, utc_iso=utc_iso, anchor=change_anchor, slug=anchor_slug,
-                       inline_diff=inline_html, side_diff=side_by_side_html)
+                       inline_diff=inline_html, side_diff=side_by_side_html,
+                       correction_text=correction_text)
     env.tests["press"] = is_press
     env.globals.update(change_type_labels=CHANGE_TYPE_LABELS, regime_labels=REGIME_LABELS)
     return env

@@ -11,8 +11,16 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from regwatch.db.queries import DateCorrection
 from regwatch.models import ChangeRecord, DocumentChange, Source
-from regwatch.report.base import ReportData, Reporter, http_url, is_press, utc_iso
+from regwatch.report.base import (
+    ReportData,
+    Reporter,
+    correction_text,
+    http_url,
+    is_press,
+    utc_iso,
+)
 from regwatch.report.diffhtml import char_segments
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:\"'])")
@@ -101,6 +109,17 @@ def _change(c: ChangeRecord, data: ReportData) -> list[str]:
     return lines
 
 
+def _correction(d: DateCorrection) -> list[str]:
+    event = f" · {md_escape(d.event_title)}" if d.event_title else ""
+    return [f"### {md_escape(correction_text(d))}", "",
+            f"{md_escape(d.instrument_title or '')} ({md_escape(d.law_id)}){event} · "
+            f"{'learnt' if d.old_value is None else 'corrected'} {utc_iso(d.known_at)}, for "
+            f"{len(d.provisions)} provision{'' if len(d.provisions) == 1 else 's'} reported before:", "",
+            *(f"- {md_escape(p['citation_ja'] or p['path'])}"
+              + (f" / {md_escape(p['citation_en'])}" if p["citation_en"] else "")
+              for p in d.provisions), ""]
+
+
 def _page(d: DocumentChange) -> list[str]:
     return [f"### {md_escape(d.title or d.url)}", "",
             f"Page {md_escape(d.change_type)} · {md_escape(d.source)} · observed "
@@ -138,6 +157,10 @@ class MarkdownReporter(Reporter):
             out += [f"## {md_escape(g.title or 'Changes not linked to an announced event')}", ""]
             for c in g.changes:
                 out += _change(c, data)
+        if data.date_corrections:
+            out += ["## Date corrections", ""]
+            for d in data.date_corrections:
+                out += _correction(d)
         if data.press_items:
             out += ["## Press reports and discrepancies", ""]
             for p in data.press_items:
