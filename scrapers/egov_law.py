@@ -1,8 +1,9 @@
 """e-Gov Law API v2: every revision of the configured control-list laws.
 
 For each law ID: read `/law_revisions/{law_id}` and fetch `/law_data/{revision_id}` only
-for revisions not yet stored, or whose `updated` stamp moved (a correction, 正誤). The
-API sends no ETag, so revision IDs and `updated` are the change signal. The full text is
+for revisions not yet stored, or whose record changed (a correction, 正誤, moves its
+`updated` stamp and may move its dates or status). The API sends no ETag, so revision IDs
+and records are the change signal. The full text is
 kept as XML, the canonical artefact (the API calls its JSON a trial format); a JSON node
 tree is converted to XML, preserving child order.
 """
@@ -51,7 +52,8 @@ class EgovLaw(Scraper):
             data_url = (f"{base}/law_data/{rev_id}?law_full_text_format="
                         f"{'json' if self.options.full_text_format == 'json' else 'xml'}")
             meta = {"law_id": law_id, "law_revision_id": rev_id, "revision": record}
-            if stored and (stored.get("revision") or {}).get("updated") == record.get("updated"):
+            # The whole record, not only `updated`: a corrected date must never be missed.
+            if stored and stored.get("revision") == record:
                 yield Document(source=self.source.name, key=rev_id, url=data_url,
                                kind="egov_law_revision", fetched_at=ctx.now, snapshot=None,
                                unchanged=True, metadata=meta)

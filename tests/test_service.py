@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -461,3 +462,22 @@ def test_status_shows_next_runs_and_the_scheduler_lease(tmp_path, db_url, engine
         assert main(["--config", str(tmp_path / "regwatch.toml"), "status"]) == 0
         out = capsys.readouterr().out
         assert "next_run_at" in out and "scheduler: lease held by" in out
+
+
+def test_log_records_go_to_stderr_as_it_is_when_they_are_emitted(monkeypatch) -> None:
+    """A record logged after sys.stderr was replaced and the old one closed (an SMTP
+    connection lost after a command returned) reaches the new stream, with no error."""
+    import io
+    import sys
+
+    from regwatch.app import setup_logging
+
+    setup_logging("INFO")
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    logging.getLogger("regwatch.test").info("one")
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("regwatch.test").info("two")
+    assert "regwatch.test: two" in second.getvalue()

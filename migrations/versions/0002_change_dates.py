@@ -33,6 +33,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("change_dates", schema=None) as batch_op:
         batch_op.create_index("ix_change_dates_lookup", ["change_id", "field", "known_at"], unique=False)
+        batch_op.create_index("ix_change_dates_known", ["known_at"], unique=False)
     _seed(op.get_bind())
 
 
@@ -67,5 +68,6 @@ def _seed(conn) -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("change_dates", schema=None) as batch_op:
+        batch_op.drop_index("ix_change_dates_known")
         batch_op.drop_index("ix_change_dates_lookup")
     op.drop_table("change_dates")

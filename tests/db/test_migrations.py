@@ -105,3 +105,6 @@ def test_indexes_for_common_queries(engine) -> None:
     assert any(cols[0] == "law_id" for cols in indexed)
     cat = {tuple(ix["column_names"]) for ix in inspect(engine).get_indexes("change_categories")}
     assert ("category",) in cat
+    dates = {tuple(ix["column_names"]) for ix in inspect(engine).get_indexes("change_dates")}
+    assert ("change_id", "field", "known_at") in dates  # a date as known at T
+    assert ("known_at",) in dates  # the date corrections of a window

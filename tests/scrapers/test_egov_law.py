@@ -256,6 +256,22 @@ def test_a_corrected_record_with_the_same_text_is_stored_once_and_moves_the_date
     assert [r.path for r in server.requests() if "law_data" in r.path] == []
 
 
+def test_a_record_that_changed_without_a_new_updated_stamp_is_refetched(world, engine) -> None:
+    """The stamp is the API's signal, the record is the content: a status or date that
+    moved under an unchanged `updated` is still taken in."""
+    server, app, _ = world
+    run(app, T1)
+    enforced = dict(R2023, current_revision_status="CurrentEnforced")
+    server.route(f"/api/2/law_revisions/{LAW}", listing(enforced, R2022))
+    server.route(data_path(REV_2023), law_data((EGOV / f"{LAW}_20230723_after.xml").read_bytes(), enforced))
+    server.clear_log()
+    run(app, T2)
+    assert [r.path for r in server.requests() if "law_data" in r.path] == [data_path(REV_2023)]
+    with engine.connect() as conn:
+        status = conn.execute(select(LawRevision.status).where(LawRevision.law_revision_id == REV_2023)).scalar()
+    assert status == "in_force"
+
+
 def test_as_known_at_before_a_correction_shows_the_date_then_known(world, engine) -> None:
     """An audit replay of a report made between the first observation and the correction
     shows the enforcement date that report showed, and matches --by effective on it."""

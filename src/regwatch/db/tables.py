@@ -308,7 +308,8 @@ class ChangeDate(Base):
     date history must outlive that."""
 
     __tablename__ = "change_dates"
-    __table_args__ = (Index("ix_change_dates_lookup", "change_id", "field", "known_at"),)
+    __table_args__ = (Index("ix_change_dates_lookup", "change_id", "field", "known_at"),
+                      Index("ix_change_dates_known", "known_at"))  # date corrections in a window
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     change_id: Mapped[str] = mapped_column(String(40))
     field: Mapped[str] = mapped_column(String(20))  # announced_on | promulgated_on | effective_on
