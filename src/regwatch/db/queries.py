@@ -63,6 +63,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.types import NullType
 
 from regwatch.db.tables import (
+    DATE_FIELDS,
     ChangeCategory,
     ChangeDate,
     ControlChange,
@@ -77,7 +78,6 @@ from regwatch.models import ChangeRecord, DocumentChange, Source
 log = logging.getLogger(__name__)
 
 BY_CHOICES = ("announced", "effective", "observed")
-DATE_FIELDS = ("announced_on", "promulgated_on", "effective_on")
 
 
 @dataclass(frozen=True)

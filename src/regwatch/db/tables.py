@@ -299,6 +299,9 @@ class ChangeCategory(Base):
     category: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
 
 
+DATE_FIELDS = ("announced_on", "promulgated_on", "effective_on")  # the dates of a change
+
+
 class ChangeDate(Base):
     """The values a change's dates took, and from when each was known (append-only).
 
@@ -312,7 +315,7 @@ class ChangeDate(Base):
                       Index("ix_change_dates_known", "known_at"))  # date corrections in a window
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     change_id: Mapped[str] = mapped_column(String(40))
-    field: Mapped[str] = mapped_column(String(20))  # announced_on | promulgated_on | effective_on
+    field: Mapped[str] = mapped_column(String(20))  # one of DATE_FIELDS
     value: Mapped[date | None]
     known_at: Mapped[datetime]
 

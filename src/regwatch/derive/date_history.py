@@ -21,9 +21,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
-from regwatch.db.tables import ChangeDate, ControlChange, DocumentVersion, Evidence
-
-DATE_FIELDS = ("announced_on", "promulgated_on", "effective_on")
+from regwatch.db.tables import DATE_FIELDS, ChangeDate, ControlChange, DocumentVersion, Evidence
 
 
 def record(session: Session | Connection) -> int:
