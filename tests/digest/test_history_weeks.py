@@ -60,6 +60,14 @@ def test_weeks_of_the_2024_story(engine, make_app, tmp_path) -> None:
     assert set(nov) == {"all@example.com", "quantum@example.com", "fx@example.com"}
     body = nov["fx@example.com"].get_body(("plain",)).get_content()
     assert "Appended Table, row 8" in body and "Effective: 2025-01-01" in body
+    # The notice of 2024-08-20 gave the Order's row 8, reported the week before without an
+    # effective date, its date: a date correction for the subscribers it concerns.
+    learnt = week(date(2024, 8, 20))
+    assert learnt["all@example.com"]["Subject"].startswith(
+        "regwatch: no control-list changes, 1 date correction")
+    text = learnt["all@example.com"].get_body(("plain",)).get_content()
+    assert "- Effective: not known → 2024-09-08 — 輸出貿易管理令 [324CO0000000378], 1 provision(s)" in text
+    assert "date correction" not in learnt["fx@example.com"]["Subject"]  # another instrument
     # The press-only HBM report: an announcement without a list change, marked unofficial.
     oct_ = week(date(2024, 10, 14))
     text = oct_["all@example.com"].get_body(("plain",)).get_content()
