@@ -219,17 +219,10 @@ def _first_date(values: Any) -> date | None:
 
 
 def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo, end_day: date) -> dict:
-    primary, secondary = ("citation_ja", "citation_en") if lang == "ja" else (
-        "citation_en", "citation_ja")
-    citation = line_text(c.provision.get(primary) or c.provision.get(secondary)
-                         or c.provision.get("path"))
-    renumbered = None
-    if c.renumbered_from:
-        renumbered = line_text(c.renumbered_from.get(primary) or c.renumbered_from.get(secondary)
-                               or c.renumbered_from.get("path"))
+    renumbered = _citation(c.renumbered_from, lang) if c.renumbered_from else None
     return {
         "id": c.id,
-        "citation": citation,
+        "citation": _citation(c.provision, lang),
         "instrument": line_text(c.instrument.get("title") or c.instrument.get("law_id")),
         "law_id": c.instrument.get("law_id"),
         "list_entry": line_text(c.list_entry) or None,
@@ -266,11 +259,15 @@ def _announcement(a: EventNote, lang: str) -> dict:
     }
 
 
+def _citation(provision: dict, lang: str) -> str:
+    """A provision's citation in the reader's language, else in the other, else its path."""
+    first, second = ("citation_ja", "citation_en") if lang == "ja" else ("citation_en", "citation_ja")
+    return line_text(provision.get(first) or provision.get(second) or provision.get("path"))
+
+
 def _correction(d: DateCorrection, lang: str) -> dict:
     t = i18n.STRINGS[lang]
-    primary, secondary = ("citation_ja", "citation_en") if lang == "ja" else (
-        "citation_en", "citation_ja")
-    citations = [line_text(p.get(primary) or p.get(secondary) or p.get("path")) for p in d.provisions]
+    citations = [_citation(p, lang) for p in d.provisions]
     shown = citations[:CITATIONS_SHOWN]
     if len(citations) > len(shown):
         shown.append(t["and_more"].format(n=len(citations) - len(shown)))
