@@ -17,6 +17,7 @@ from regwatch.report.base import (
     EventGroup,
     ReportData,
     Reporter,
+    correction_scope,
     correction_text,
     headline,
     http_url,
@@ -62,7 +63,7 @@ def entries(data: ReportData) -> list[Entry]:
                 link=link, changes=group.changes))
     for d in data.date_corrections:
         key = f"{d.law_id}:{d.event_key or ''}:{d.field}:{utc_iso(d.known_at)}:{d.old_value}:{d.new_value}"
-        text = f"{correction_text(d)} for {len(d.provisions)} provision(s) reported before"
+        text = f"{correction_text(d)} for {correction_scope(d)}"
         out.append(Entry(
             id="urn:regwatch:date-correction:" + quote(key, safe=":"),
             title=f"{correction_text(d)} — {d.event_title or d.instrument_title or d.law_id}",

@@ -232,6 +232,11 @@ def correction_text(d: DateCorrection) -> str:
             f"{_iso(d.new_value) or 'unknown'}")
 
 
+def correction_scope(d: DateCorrection) -> str:
+    """Whom it concerns: "2 provisions reported before"."""
+    return f"{_plural(len(d.provisions), 'provision', 'provisions')} reported before"
+
+
 def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 

@@ -16,6 +16,7 @@ from regwatch.report.base import (
     Reporter,
     anchor_slug,
     change_anchor,
+    correction_scope,
     correction_text,
     http_url,
     is_press,
@@ -44,7 +45,7 @@ def environment(folder: str | None = None) -> Environment:
     )
     env.filters.update(http_url=http_url, utc_iso=utc_iso, anchor=change_anchor, slug=anchor_slug,
                        inline_diff=inline_html, side_diff=side_by_side_html,
-                       correction_text=correction_text)
+                       correction_text=correction_text, correction_scope=correction_scope)
     env.tests["press"] = is_press
     env.globals.update(change_type_labels=CHANGE_TYPE_LABELS, regime_labels=REGIME_LABELS)
     return env

@@ -16,6 +16,7 @@ from regwatch.models import ChangeRecord, DocumentChange, Source
 from regwatch.report.base import (
     ReportData,
     Reporter,
+    correction_scope,
     correction_text,
     http_url,
     is_press,
@@ -114,7 +115,7 @@ def _correction(d: DateCorrection) -> list[str]:
     return [f"### {md_escape(correction_text(d))}", "",
             f"{md_escape(d.instrument_title or '')} ({md_escape(d.law_id)}){event} · "
             f"{'learnt' if d.old_value is None else 'corrected'} {utc_iso(d.known_at)}, for "
-            f"{len(d.provisions)} provision{'' if len(d.provisions) == 1 else 's'} reported before:", "",
+            f"{correction_scope(d)}:", "",
             *(f"- {md_escape(p['citation_ja'] or p['path'])}"
               + (f" / {md_escape(p['citation_en'])}" if p["citation_en"] else "")
               for p in d.provisions), ""]
