@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from regwatch.derive.law_history import REVISION_KIND
 from regwatch.errors import ParseError
 from regwatch.fetch.context import FetchContext
 from regwatch.models import Document
@@ -46,16 +47,19 @@ class EgovLaw(Scraper):
         revisions = parse_revision_list(listing.content or b"", source=url)
         yield ctx.document(url, kind="egov_law_revisions", key=f"revisions:{law_id}",
                            metadata={"law_id": law_id}, result=listing)
+        stored = {key: meta for key, meta in ctx.stored_metadata_map(kind=REVISION_KIND).items()
+                  if meta.get("law_id") == law_id}
+        taken: set[str] = set()
         for record in revisions:
             rev_id = record["law_revision_id"]
-            stored = ctx.stored_metadata(rev_id) if ctx.is_stored(rev_id) else None
             data_url = (f"{base}/law_data/{rev_id}?law_full_text_format="
                         f"{'json' if self.options.full_text_format == 'json' else 'xml'}")
             meta = {"law_id": law_id, "law_revision_id": rev_id, "revision": record}
             # The whole record, not only `updated`: a corrected date must never be missed.
-            if stored and stored.get("revision") == record:
+            if rev_id in stored and stored[rev_id].get("revision") == record:
+                taken.add(rev_id)
                 yield Document(source=self.source.name, key=rev_id, url=data_url,
-                               kind="egov_law_revision", fetched_at=ctx.now, snapshot=None,
+                               kind=REVISION_KIND, fetched_at=ctx.now, snapshot=None,
                                unchanged=True, metadata=meta)
                 continue
             with ctx.item(data_url):
@@ -63,8 +67,52 @@ class EgovLaw(Scraper):
                 xml = full_text_xml(result.content or b"", source=data_url)
                 snapshot = ctx.fetcher.store.put(xml, "application/xml")  # the canonical artefact
                 yield Document(source=self.source.name, key=rev_id, url=data_url,
-                               kind="egov_law_revision", fetched_at=ctx.now, snapshot=snapshot,
+                               kind=REVISION_KIND, fetched_at=ctx.now, snapshot=snapshot,
                                title=record.get("law_title"), metadata=meta)
+                taken.add(rev_id)
+        replaced, unexplained = unlisted(revisions, stored, taken)
+        for rev_id, successors in replaced.items():
+            yield Document(source=self.source.name, key=rev_id, url=url, kind=REVISION_KIND,
+                           fetched_at=ctx.now, snapshot=None, metadata={
+                               "gone": True, "law_id": law_id, "law_revision_id": rev_id,
+                               "replaced_by": successors,
+                               "reason": "listed again by e-Gov under a new revision ID"})
+        for rev_id in unexplained:
+            record = stored[rev_id].get("revision") or {}
+            ctx.issue(f"revision {rev_id} ({record.get('amendment_law_num') or '?'}, enforcement "
+                      f"{record.get('amendment_enforcement_date') or '?'}) is no longer in e-Gov's "
+                      "revision list: withdrawn before taking effect, or a listing error? Its "
+                      "changes stay in the history until e-Gov lists it again or in its place",
+                      url=url, level="warning")
+
+
+def unlisted(revisions: list[dict[str, Any]], stored: dict[str, dict], taken: set[str]
+             ) -> tuple[dict[str, list[str]], list[str]]:
+    """Stored revisions of a law missing from its current listing: ({replaced: [successors]},
+    [unexplained]).
+
+    e-Gov's revision IDs carry the enforcement date, so a stage whose enforcement moved can
+    come back under a new ID. A missing revision is replaced when the listing has a revision
+    of the same amending law that was not stored before and was taken in this run (`taken`:
+    fetched and stored, so a failed fetch of the successor keeps the old one). Any other
+    missing revision is only reported: a listing alone cannot tell a withdrawn amendment
+    from an e-Gov error, and dropping it would lose its changes.
+    """
+    listed = {r["law_revision_id"] for r in revisions}
+    new_by_amendment: dict[str, list[str]] = {}
+    for r in revisions:
+        rev_id = r["law_revision_id"]
+        if rev_id not in stored and rev_id in taken and r.get("amendment_law_id"):
+            new_by_amendment.setdefault(r["amendment_law_id"], []).append(rev_id)
+    replaced: dict[str, list[str]] = {}
+    unexplained: list[str] = []
+    for rev_id in sorted(set(stored) - listed):
+        amendment = (stored[rev_id].get("revision") or {}).get("amendment_law_id")
+        if amendment and new_by_amendment.get(amendment):
+            replaced[rev_id] = sorted(new_by_amendment[amendment])
+        else:
+            unexplained.append(rev_id)
+    return replaced, unexplained
 
 
 def parse_revision_list(body: bytes, *, source: str) -> list[dict[str, Any]]:

@@ -14,8 +14,15 @@ from sqlalchemy import func, select, text
 
 from regwatch.app import App
 from regwatch.config import Config, FetchConfig, SourceConfig
-from regwatch.db.queries import select_changes
-from regwatch.db.tables import ControlChange, DocumentVersion, LawRevision, Provision
+from regwatch.db.queries import select_changes, select_date_corrections
+from regwatch.db.tables import (
+    ControlChange,
+    DocumentRow,
+    DocumentVersion,
+    LawRevision,
+    Provision,
+    SourceRun,
+)
 from regwatch.normalise.egov_law import parse_law_xml
 from regwatch.pipeline import run_sources
 
@@ -292,3 +299,99 @@ def test_as_known_at_before_a_correction_shows_the_date_then_known(world, engine
     assert len(select_changes(engine, **july23, as_known_at=between)) == 78
     assert select_changes(engine, **july23, as_known_at=T2) == select_changes(engine, **july23) == []
     assert select_changes(engine, as_known_at=T1 - (T2 - T1)) == []
+
+
+# e-Gov's revision IDs carry the enforcement date (<law>_<YYYYMMDD>_<amending law>): a stage
+# whose enforcement is postponed can come back under a new ID, the old one gone from the list.
+REV_2023_MOVED = f"{LAW}_20230801_505M60000400025"
+MOVED = record(REV_2023_MOVED, "2023-08-01", "2023-05-23", "令和五年経済産業省令第二十五号",
+               status="UnEnforced", updated="2023-06-01T10:00:00+09:00")
+
+
+def change_rows(engine) -> dict[str, tuple]:
+    with engine.connect() as conn:
+        return {r.id: (r.effective_on, r.observed_at) for r in conn.execute(
+            select(ControlChange.id, ControlChange.effective_on, ControlChange.observed_at))}
+
+
+def test_a_revision_relisted_under_a_new_id_moves_its_changes_dates(world, engine) -> None:
+    """The same changes, same IDs and first observation, with the new enforcement date: a
+    date correction, not the old date kept (nor 78 new changes beside 78 stale ones)."""
+    server, app, _ = world
+    run(app, T1)
+    before = change_rows(engine)
+    server.route(f"/api/2/law_revisions/{LAW}", listing(MOVED, R2022))
+    server.route(data_path(REV_2023_MOVED), law_data((EGOV / f"{LAW}_20230723_after.xml").read_bytes(), MOVED))
+    result = run(app, T2)
+    assert result.status == "ok"
+    after = change_rows(engine)
+    assert set(after) == set(before) and len(after) == 78
+    assert {v for v in after.values()} == {(date(2023, 8, 1), T1)}
+    with engine.connect() as conn:
+        assert set(conn.scalars(select(LawRevision.law_revision_id))) == {REV_2022, REV_2023_MOVED}
+        old_doc = conn.execute(select(DocumentRow.removed_at).where(DocumentRow.key == REV_2023)).scalar_one()
+    assert old_doc == T2
+    (correction,) = select_date_corrections(engine)
+    assert (correction.field, correction.old_value, correction.new_value, correction.known_at) == (
+        "effective_on", date(2023, 7, 23), date(2023, 8, 1), T2)
+    assert len(correction.provisions) == 78
+    between = T1 + (T2 - T1) / 2
+    assert {c.effective_on for c in select_changes(engine, as_known_at=between)} == {date(2023, 7, 23)}
+    server.clear_log()
+    assert run(app, T3).documents_changed == 0
+    assert [r.path for r in server.requests() if "law_data" in r.path] == []
+    # a later revision rebuilds the law: the moved changes keep their IDs and observation
+    future = record(REV_2026, "2026-04-01", "2026-01-15", "令和八年経済産業省令第一号", status="UnEnforced")
+    xml_2026 = (EGOV / f"{LAW}_20230723_after.xml").read_bytes().replace(
+        "ペリクルであって".encode(), "ペリクル又はその部分品であって".encode())
+    server.route(f"/api/2/law_revisions/{LAW}", listing(future, MOVED, R2022))
+    server.route(data_path(REV_2026), law_data(xml_2026, future))
+    run(app, T3 + (T3 - T2))
+    later = change_rows(engine)
+    assert {k: v for k, v in later.items() if k in before} == after and len(later) == 79
+
+
+def test_the_old_revision_stays_when_its_successor_cannot_be_fetched(world, engine) -> None:
+    server, app, _ = world
+    run(app, T1)
+    before = change_rows(engine)
+    server.route(f"/api/2/law_revisions/{LAW}", listing(MOVED, R2022))
+    server.route(data_path(REV_2023_MOVED), status=500, body=b"busy")
+    assert run(app, T2).status == "partial"
+    assert change_rows(engine) == before
+
+
+def test_a_revision_no_longer_listed_is_a_warning_and_keeps_its_changes(world, engine) -> None:
+    """An amendment withdrawn before taking effect, or a listing e-Gov got wrong, cannot be
+    told apart from the list alone: nothing is dropped, and every run says so."""
+    server, app, _ = world
+    run(app, T1)
+    before = change_rows(engine)
+    server.route(f"/api/2/law_revisions/{LAW}", listing(R2022))
+    result = run(app, T2)
+    assert result.status == "ok" and change_rows(engine) == before
+    with engine.connect() as conn:
+        issues = conn.execute(select(SourceRun.issues).where(SourceRun.id == result.run_id)).scalar()
+    (issue,) = issues
+    assert issue["level"] == "warning" and REV_2023 in issue["message"]
+    assert "no longer in e-Gov's revision list" in issue["message"]
+
+
+def test_unlisted_revisions_are_replaced_only_by_a_new_revision_of_the_same_amendment() -> None:
+    from scrapers.egov_law import unlisted
+
+    def rec(rev_id: str) -> dict:
+        return {"law_revision_id": rev_id, "amendment_law_id": rev_id.rsplit("_", 1)[1]}
+
+    stage1, stage2 = f"{LAW}_20250101_507M1", f"{LAW}_20250401_507M1"
+    stage1_moved, other = f"{LAW}_20250201_507M1", f"{LAW}_20250101_507M2"
+    stored = {r: {"revision": rec(r)} for r in (stage1, stage2, other)}
+    # two stages of one amendment, both still listed: nothing is missing
+    assert unlisted([rec(stage1), rec(stage2), rec(other)], stored, set()) == ({}, [])
+    # stage 1 moved: replaced by the new ID; the other amendment's revision only reported
+    listing = [rec(stage1_moved), rec(stage2)]
+    assert unlisted(listing, stored, {stage1_moved, stage2}) == ({stage1: [stage1_moved]}, [other])
+    # the new revision was not taken (its fetch failed): the old one stays, reported
+    assert unlisted(listing, stored, {stage2}) == ({}, [stage1, other])
+    # a stored revision listed again is never "new", even when taken
+    assert unlisted([rec(stage2)], stored, {stage2}) == ({}, [stage1, other])

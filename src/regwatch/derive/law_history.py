@@ -1,8 +1,10 @@
 """Law history: stored e-Gov revisions → law_revisions, provision intervals, control changes.
 
 A law's history is rebuilt from its stored revision snapshots whenever a revision was
-added or corrected, so the result depends only on what is stored (crash-safe, and the
-same whatever order revisions arrived in). Provisions are stored as intervals: one row
+added, corrected or replaced, so the result depends only on what is stored (crash-safe,
+and the same whatever order revisions arrived in) — except that a change found again keeps
+the ID and first observation it was given, even when e-Gov lists its revision under a new
+ID (see `rebuild_law`). Provisions are stored as intervals: one row
 per (path, text) from the revision that introduced the text (`valid_from`) to the one
 that changed or removed it (`valid_to`, exclusive), so "the text of P on D" and "every
 change to I between D1 and D2" are single queries.
@@ -128,11 +130,26 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
     old_changes = select(ControlChange.id).where(ControlChange.law_id == law_id)
     # A change found again with the same content keeps its first observation: a corrected
     # record (a new version of the revision, same text) is not a newly observed change.
-    first_seen = {r.id: (r.observed_at, (r.change_type, r.before_text, r.after_text))
-                  for r in session.execute(select(
-                      ControlChange.id, ControlChange.observed_at, ControlChange.change_type,
-                      ControlChange.before_text, ControlChange.after_text)
-                      .where(ControlChange.law_id == law_id))}
+    first_seen: dict[str, tuple[datetime, tuple]] = {}
+    # e-Gov may list a revision again under a new ID (the ID carries the enforcement date):
+    # the same change of the same amending law keeps its ID and first observation, and
+    # only its dates move (a date correction, see derive.date_history). `ids` keeps such an
+    # ID on later rebuilds, when it is no longer the hash of its revision's ID.
+    ids: dict[tuple[str, str, str], str] = {}
+    carried: dict[tuple, tuple[str, datetime]] = {}
+    rebuilt = {r.law_revision_id for r in revisions}
+    for r in session.execute(
+            select(ControlChange.id, ControlChange.observed_at, ControlChange.path,
+                   ControlChange.change_type, ControlChange.before_text, ControlChange.after_text,
+                   LawRevision.law_revision_id, LawRevision.amendment_law_id)
+            .outerjoin(LawRevision, LawRevision.id == ControlChange.revision_id)
+            .where(ControlChange.law_id == law_id)):
+        first_seen[r.id] = (r.observed_at, (r.change_type, r.before_text, r.after_text))
+        if r.law_revision_id in rebuilt:
+            ids[(r.law_revision_id, r.path, r.change_type)] = r.id
+        elif r.amendment_law_id:
+            carried[(r.amendment_law_id, r.path, r.change_type, r.before_text, r.after_text)] = (
+                r.id, r.observed_at)
     session.execute(delete(ChangeCategory).where(ChangeCategory.change_id.in_(old_changes)))
     session.execute(delete(Evidence).where(Evidence.change_id.in_(old_changes)))
     session.execute(delete(ControlChange).where(ControlChange.law_id == law_id))
@@ -178,7 +195,8 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
             closed.append(gone)
         if previous is not None:
             _store_changes(session, law_id, instrument, previous[0], rev, row,
-                           diff_laws(previous[1], text), taxonomy, PARSER_VERSION, first_seen)
+                           diff_laws(previous[1], text), taxonomy, PARSER_VERSION, first_seen,
+                           ids, carried)
         previous = (rev, text)
     for rev_id, row in existing.items():
         if rev_id not in keep:
@@ -211,15 +229,20 @@ def _upsert_revision(session: Session, row: LawRevision | None, instrument: Inst
 
 def _store_changes(session: Session, law_id: str, instrument: Instrument, old: StoredRevision,
                    new: StoredRevision, row: LawRevision, changes, taxonomy,
-                   parser_version: str,
-                   first_seen: dict[str, tuple[datetime, tuple]]) -> None:
+                   parser_version: str, first_seen: dict[str, tuple[datetime, tuple]],
+                   ids: dict[tuple[str, str, str], str],
+                   carried: dict[tuple, tuple[str, datetime]]) -> None:
     record = new.record
     amend = record.get("amendment_law_num") or record.get("amendment_law_id")
     for ch in changes:
-        cid = change_id(law_id, new.law_revision_id, ch.path, ch.change_type)
+        cid = (ids.get((new.law_revision_id, ch.path, ch.change_type))
+               or change_id(law_id, new.law_revision_id, ch.path, ch.change_type))
         seen, content = first_seen.get(cid, (None, None))
         observed = (min(seen, new.observed_at)
                     if content == (ch.change_type, ch.before_text, ch.after_text) else new.observed_at)
+        if seen is None:
+            cid, observed = carried.pop((record.get("amendment_law_id"), ch.path, ch.change_type,
+                                         ch.before_text, ch.after_text), (cid, observed))
         session.add(ControlChange(
             id=cid, revision_id=row.id, jurisdiction="JP", law_id=law_id,
             instrument_title=instrument.title, path=ch.path, citation_ja=ch.citation_ja,
