@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import aliased
 
 from regwatch.config import Config
+from regwatch.db.tables import SourceRow, SourceRun
 from regwatch.output import format_rows
 
 
@@ -22,6 +24,9 @@ class SourceHealth:
     usual_documents_seen: float | None
     last_status: str | None = None  # of the last finished run: ok | partial | failed | abandoned
     next_run_at: datetime | None = None  # from the scheduler's job store, when `regwatch run` scheduled it
+    # Warnings of the last finished run: it worked, but something needs a person (a revision
+    # gone from e-Gov's list, entries beyond max_entries, a malformed feed).
+    last_warnings: tuple[str, ...] = ()
 
     @property
     def flags(self) -> list[str]:
@@ -36,6 +41,9 @@ class SourceHealth:
                        f"{self.usual_documents_seen:g} are usual")
         if self.last_attempt_at is None:
             out.append("never run")
+        if self.last_warnings:
+            more = len(self.last_warnings) - 1
+            out.append(f"warning: {self.last_warnings[0]}" + (f" (+{more} more)" if more else ""))
         return out
 
 
@@ -53,8 +61,9 @@ def source_health(engine: Engine, config: Config | None = None) -> list[SourceHe
         last_documents_seen=r["last_documents_seen"],
         usual_documents_seen=float(r["usual_documents_seen"]) if r["usual_documents_seen"] is not None else None,
     ) for r in rows]
-    next_runs = _next_runs(engine)
-    out = [replace(h, next_run_at=next_runs.get(h.source)) for h in out]
+    next_runs, warnings = _next_runs(engine), _last_warnings(engine)
+    out = [replace(h, next_run_at=next_runs.get(h.source), last_warnings=warnings.get(h.source, ()))
+           for h in out]
     known = {h.source for h in out}
     for src in config.sources if config else ():
         if src.name not in known and src.enabled:
@@ -69,6 +78,24 @@ def _next_runs(engine: Engine) -> dict[str, datetime]:
         rows = conn.execute(text("SELECT id, next_run_time FROM apscheduler_jobs "
                                  "WHERE id LIKE 'source:%' AND next_run_time IS NOT NULL")).all()
     return {job_id.removeprefix("source:"): datetime.fromtimestamp(ts, UTC) for job_id, ts in rows}
+
+
+def _last_warnings(engine: Engine) -> dict[str, tuple[str, ...]]:
+    """Per source, the warnings its last finished run recorded (the run `v_source_health`
+    calls last), each as "url: message"."""
+    r = aliased(SourceRun)
+    last = (select(r.id).where(r.source_id == SourceRow.id, r.status.not_in(("running", "skipped")))
+            .order_by(r.started_at.desc(), r.id.desc()).limit(1).scalar_subquery())
+    with engine.connect() as conn:
+        rows = conn.execute(select(SourceRow.name, SourceRun.issues)
+                            .join(SourceRun, SourceRun.id == last)).all()
+    out = {}
+    for name, issues in rows:
+        found = tuple(f"{i['url']}: {i['message']}" if i.get("url") else str(i.get("message"))
+                      for i in issues or () if isinstance(i, dict) and i.get("level") == "warning")
+        if found:
+            out[name] = found
+    return out
 
 
 def scheduler_line(engine: Engine) -> str:

@@ -24,6 +24,7 @@ T0 = datetime(2024, 4, 26, 1, 0, tzinfo=UTC)
 class FakeOptions:
     pages: dict = field(default_factory=dict)  # key -> text, or None for gone
     fail: str = ""
+    warn: str = ""
 
 
 class FakeScraper(Scraper):
@@ -35,6 +36,8 @@ class FakeScraper(Scraper):
     def scrape(self, ctx):
         if self.options.fail:
             raise RuntimeError(self.options.fail)
+        if self.options.warn:
+            ctx.issue(self.options.warn, url="http://127.0.0.1/list", level="warning")
         for key, body in self.options.pages.items():
             with ctx.item(key):
                 if body == "ERROR":
@@ -252,3 +255,19 @@ def test_a_304_earned_by_one_source_does_not_hide_the_page_from_another(engine, 
     with engine.connect() as conn:
         stored = conn.execute(select(DocumentRow.source_id, DocumentRow.url)).all()
     assert len(stored) == 2
+
+
+def test_health_shows_the_warnings_of_the_last_run_until_a_run_has_none(parts) -> None:
+    """A run that worked but recorded warnings is not silent: `status` and the digest's
+    source problems show them, and they go when the next run has none."""
+    from regwatch.health import source_health
+
+    engine = parts[0]
+    _run(parts, _source("s", pages={"a": "one"}, warn="revision X is no longer listed"), T0)
+    _run(parts, _source("t", pages={"a": "one"}), T0)
+    health = {h.source: h for h in source_health(engine)}
+    assert health["s"].last_status == "ok"
+    assert health["s"].flags == ["warning: http://127.0.0.1/list: revision X is no longer listed"]
+    assert health["t"].flags == []
+    _run(parts, _source("s", pages={"a": "one"}), T0 + timedelta(days=1))
+    assert {h.source: h.flags for h in source_health(engine)}["s"] == []

@@ -23,6 +23,7 @@ from regwatch.db.tables import (
     Provision,
     SourceRun,
 )
+from regwatch.health import source_health
 from regwatch.normalise.egov_law import parse_law_xml
 from regwatch.pipeline import run_sources
 
@@ -375,6 +376,8 @@ def test_a_revision_no_longer_listed_is_a_warning_and_keeps_its_changes(world, e
     (issue,) = issues
     assert issue["level"] == "warning" and REV_2023 in issue["message"]
     assert "no longer in e-Gov's revision list" in issue["message"]
+    (health,) = source_health(engine)  # shown by `status` and in the digest's source problems
+    assert any(REV_2023 in flag for flag in health.flags)
 
 
 def test_unlisted_revisions_are_replaced_only_by_a_new_revision_of_the_same_amendment() -> None:
