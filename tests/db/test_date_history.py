@@ -98,6 +98,26 @@ def test_a_new_value_rests_on_old_documents_is_known_from_the_newest_observation
     assert _rows(engine)[-1] == ("c1", "effective_on", date(2024, 5, 31), at(9))
 
 
+def test_a_value_replaced_at_the_moment_it_became_known_gives_way(engine) -> None:
+    """Two runs deriving from parts of one observation: the first derivation's value was
+    never shown, so it is replaced, not kept as a correction (and dropped when the second
+    derivation restores the value before it)."""
+    _history(engine)
+    with transaction(engine) as s:
+        date_history.record(s)
+    moved = [{"effective_on": date(2024, 7, 1)}, {"effective_on": date(2024, 7, 2)},
+             {"effective_on": date(2024, 7, 1)}, {"effective_on": date(2024, 6, 1)}]
+    expected = [[("c1", "effective_on", date(2024, 7, 1), at(9))],
+                [("c1", "effective_on", date(2024, 7, 2), at(9))],  # the 1st never shown
+                [("c1", "effective_on", date(2024, 7, 1), at(9))],
+                []]  # back to the value shown until the 9th: no correction at all
+    for values, rows in zip(moved, expected, strict=True):
+        with transaction(engine) as s:
+            s.execute(update(ControlChange).where(ControlChange.id == "c1").values(**values))
+            date_history.record(s)
+        assert _rows(engine)[3:] == rows
+
+
 def test_evidence_without_a_document_is_known_with_its_change() -> None:
     assert date_history.known_since(at(2), [None, at(5)]) == at(2)
     assert date_history.known_since(at(2), [at(1)]) == at(2)

@@ -24,7 +24,14 @@ from sqlalchemy import Date, Engine, and_, case, exists, literal, null, or_, sel
 from sqlalchemy.orm import aliased
 
 from regwatch.db.queries import BY_CHOICES, DATE_FIELDS
-from regwatch.db.tables import ChangeCategory, ControlChange, DocumentVersion, Event, Evidence
+from regwatch.db.tables import (
+    ChangeCategory,
+    ControlChange,
+    DocumentVersion,
+    Event,
+    Evidence,
+    EvidenceHistory,
+)
 from regwatch.models import ChangeRecord, Source
 
 _CHUNK = 500
@@ -194,9 +201,20 @@ def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
                        Evidence.quote)
                 .where(Evidence.change_id.in_(chunk))
                 .order_by(Evidence.change_id, Evidence.id))
+        rows = list(conn.execute(stmt))
         if as_known_at is not None:
-            stmt = stmt.where(_evidence_known(Evidence, as_known_at))
-        for change_id, url, kind, title, quote in conn.execute(stmt):
+            # rows known at T, and rows known at T that derivation replaced after T, each put
+            # back at the place it had among its change's rows
+            rows = list(conn.execute(stmt.where(_evidence_known(Evidence, as_known_at))))
+            h = EvidenceHistory
+            for r in conn.execute(select(h.change_id, h.url, h.kind, h.title, h.quote, h.position)
+                                  .where(h.change_id.in_(chunk), h.superseded_at > as_known_at,
+                                         _evidence_known(h, as_known_at))
+                                  .order_by(h.change_id, h.position, h.id)):
+                mine = [i for i, row in enumerate(rows) if row[0] == r[0]]
+                at = mine[r[5]] if r[5] < len(mine) else (mine[-1] + 1 if mine else len(rows))
+                rows.insert(at, tuple(r[:5]))
+        for change_id, url, kind, title, quote in rows:
             found[change_id].append(Source(url=url, kind=kind, title=title, quote=quote))
     return {k: tuple(dict.fromkeys(v)) for k, v in found.items()}  # each source once
 

@@ -27,6 +27,7 @@ from regwatch.db.tables import (
     DocumentVersion,
     Event,
     Evidence,
+    EvidenceHistory,
     SourceRow,
 )
 from regwatch.derive import date_history
@@ -114,6 +115,13 @@ def build_random_history(engine, seed: int = 11, changes: int = 240) -> None:
         conn.execute(insert(ChangeCategory), cats)
         rng.shuffle(evidence)
         conn.execute(insert(Evidence), evidence)
+        # Evidence that derivation replaced, some of it known at the moments replayed, at
+        # places within, at the end of and past the end of its change's current rows.
+        replaced = [{**rng.choice(evidence), "position": rng.randrange(4),
+                     "superseded_at": _moment(rng)} for _ in range(changes // 2)]
+        for row in replaced:
+            row["change_id"] = rng.choice(rows)["id"]
+        conn.execute(insert(EvidenceHistory), replaced)
         # As derivation does: the dates' history, which as-known-at reads. Its known times
         # follow from the evidence as the reference's rule 3 does, for dates that never moved.
         date_history.record(conn)

@@ -280,6 +280,17 @@ def test_a_record_that_changed_without_a_new_updated_stamp_is_refetched(world, e
     assert status == "in_force"
 
 
+def egov_sources(engine, **kw) -> set[str]:
+    """The titles of the e-Gov sources of every change in a report."""
+    return {s.title for c in select_changes(engine, **kw) for s in c.sources if s.kind == "egov_law"}
+
+
+def egov_quotes(engine, **kw) -> set[str]:
+    """The enforcement part of the e-Gov quotes ("施行 2023-07-23") of every change."""
+    return {s.quote.split("; ")[1].split(",")[0] for c in select_changes(engine, **kw)
+            for s in c.sources if s.kind == "egov_law"}
+
+
 def test_as_known_at_before_a_correction_shows_the_date_then_known(world, engine) -> None:
     """An audit replay of a report made between the first observation and the correction
     shows the enforcement date that report showed, and matches --by effective on it."""
@@ -296,6 +307,9 @@ def test_as_known_at_before_a_correction_shows_the_date_then_known(world, engine
 
     assert effective(as_known_at=between) == {date(2023, 7, 23)}
     assert effective(as_known_at=T2) == effective() == {date(2023, 8, 1)}
+    # ... and the e-Gov source that report quoted, not the corrected quote nor no source
+    assert egov_quotes(engine, as_known_at=between) == {"施行 2023-07-23"}
+    assert egov_quotes(engine, as_known_at=T2) == egov_quotes(engine) == {"施行 2023-08-01"}
     july23 = dict(since=date(2023, 7, 23), until=date(2023, 7, 23), by="effective")
     assert len(select_changes(engine, **july23, as_known_at=between)) == 78
     assert select_changes(engine, **july23, as_known_at=T2) == select_changes(engine, **july23) == []
@@ -338,6 +352,8 @@ def test_a_revision_relisted_under_a_new_id_moves_its_changes_dates(world, engin
     assert len(correction.provisions) == 78
     between = T1 + (T2 - T1) / 2
     assert {c.effective_on for c in select_changes(engine, as_known_at=between)} == {date(2023, 7, 23)}
+    assert egov_sources(engine, as_known_at=between) == {f"e-Gov revision {REV_2023}"}
+    assert egov_sources(engine) == {f"e-Gov revision {REV_2023_MOVED}"}
     server.clear_log()
     assert run(app, T3).documents_changed == 0
     assert [r.path for r in server.requests() if "law_data" in r.path] == []

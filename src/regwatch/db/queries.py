@@ -17,7 +17,9 @@ As known at T (audit replay)
 1. a change is included only if its own ``observed_at <= T``;
 2. an evidence row is known when its document version was observed ``<= T``
    (``evidence.document_version_id → document_versions.observed_at``); evidence without a
-   version is known together with its change (or event);
+   version is known together with its change (or event). A change's evidence rows that
+   derivation replaced after T (a corrected record or announcement: ``evidence_history``,
+   see ``regwatch.derive.evidence_history``) are shown as they were, under the same rule;
 3. a date of a change (``announced_on``, ``promulgated_on``, ``effective_on``) has the
    value it had at T: the latest entry of its history (``change_dates``) known by T.
    Derivation appends an entry whenever a date moves, known from the change's own
@@ -71,6 +73,7 @@ from regwatch.db.tables import (
     DocumentVersion,
     Event,
     Evidence,
+    EvidenceHistory,
     SourceRow,
 )
 from regwatch.models import ChangeRecord, DocumentChange, Source
@@ -477,11 +480,22 @@ def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
                    Evidence.quote)
             .where(_among(Evidence.change_id, ids, conn.dialect.name))
             .order_by(Evidence.change_id, Evidence.id))
-    if as_known_at is not None:
-        stmt = stmt.where(_evidence_known(Evidence, as_known_at))
+    if as_known_at is None:
+        rows = _fetch(conn, stmt)
+    else:
+        # Rows known at T, and rows replaced after T that were known at T (evidence_history),
+        # each put back where it stood.
+        h = EvidenceHistory
+        rows = _fetch(conn, stmt.where(_evidence_known(Evidence, as_known_at)))
+        replaced = _fetch(conn, select(h.change_id, h.url, h.kind, h.title, h.quote, h.position)
+                          .where(_among(h.change_id, ids, conn.dialect.name),
+                                 h.superseded_at > as_known_at, _evidence_known(h, as_known_at))
+                          .order_by(h.change_id, h.position, h.id))
+        if replaced:
+            rows = _with_replaced(rows, replaced)
     found: dict[str, list[Source]] = {}
     make = _maker(Source, ("url", "kind", "title", "quote"))
-    for change_id, url, kind, title, quote in _fetch(conn, stmt):
+    for change_id, url, kind, title, quote in rows:
         source = make({"url": url, "kind": kind, "title": title, "quote": quote})
         have = found.get(change_id)
         if have is None:
@@ -489,6 +503,18 @@ def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
         else:
             have.append(source)
     return {k: _distinct(v) for k, v in found.items()}
+
+
+def _with_replaced(rows: list[tuple], replaced: list[tuple]) -> list[tuple]:
+    """Evidence rows (change_id first) with the replaced rows (ordered by change and
+    position, the position last) put back at their places among their change's rows."""
+    by_change: dict[str, list[tuple]] = {}
+    for r in rows:
+        by_change.setdefault(r[0], []).append(r)
+    for r in replaced:
+        mine = by_change.setdefault(r[0], [])
+        mine.insert(min(r[-1], len(mine)), r[:-1])
+    return [r for mine in by_change.values() for r in mine]
 
 
 def _distinct(sources: list[Source]) -> tuple[Source, ...]:

@@ -335,6 +335,29 @@ class Evidence(Base):
     field: Mapped[str | None] = mapped_column(String(50))
 
 
+class EvidenceHistory(Base):
+    """Evidence rows of changes that derivation replaced, and from when (append-only).
+
+    Derivation rebuilds evidence from the latest documents, so when a revision's record or
+    an announcement is corrected the old quote is gone. `--as-known-at T` shows a row kept
+    here when it was known at T (its document version observed by T) and replaced after T.
+    No foreign key to the change, like change_dates: a law's changes are deleted and rebuilt
+    with the same ids. `position` is the row's place among its change's evidence rows when
+    it was replaced, to show the sources in the order they had."""
+
+    __tablename__ = "evidence_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_id: Mapped[str] = mapped_column(String(40), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    document_version_id: Mapped[int | None] = mapped_column(ForeignKey("document_versions.id"))
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str | None] = mapped_column(Text)
+    quote: Mapped[str | None] = mapped_column(Text)
+    field: Mapped[str | None] = mapped_column(String(50))
+    superseded_at: Mapped[datetime]
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -53,7 +53,14 @@ def catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool = 
 
 def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
               sources: list[str] | None) -> list[Problem]:
-    from regwatch.derive import announcements, date_history, events, law_history, press
+    from regwatch.derive import (
+        announcements,
+        date_history,
+        events,
+        evidence_history,
+        law_history,
+        press,
+    )
     from regwatch.normalise.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(config.taxonomy_path())
@@ -63,18 +70,19 @@ def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
             stale = law_history.laws_of_sources(session, sources)
         else:
             stale = law_history.stale_laws(session)
+    # Each step keeps the change evidence it replaces (evidence_history), in its transaction.
     for law_id in stale:
-        with transaction(engine) as session:
+        with transaction(engine) as session, evidence_history.kept(session):
             revisions = law_history.stored_revisions(session).get(law_id, [])
             for url, message in law_history.rebuild_law(session, law_id, revisions, load=store.get,
                                                         taxonomy=taxonomy,
                                                         title_en=_title_en(taxonomy, law_id)):
                 problems.append(Problem(None, url, message))
-    with transaction(engine) as session:
+    with transaction(engine) as session, evidence_history.kept(session):
         problems += announcements.derive_pending(session, store, taxonomy)
-    with transaction(engine) as session:
+    with transaction(engine) as session, evidence_history.kept(session):
         problems += press.derive_pending(session, store, taxonomy)
-    with transaction(engine) as session:
+    with transaction(engine) as session, evidence_history.kept(session):
         events.rebuild_events(session, config, taxonomy)
         date_history.record(session)  # with the events: their dates are the changes' too
     problems = _attribute(engine, problems)

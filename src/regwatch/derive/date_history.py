@@ -12,13 +12,15 @@ come from (evidence without a document version comes with the change). A value t
 replaces another is known from the newest observation in the store when derivation made
 the replacement — the run that brought the correction; regwatch showed the old value
 until then, even if the new one rests on older documents (a parser fix, `reprocess`).
+A value replaced at the very moment it became known was never shown (two runs deriving
+from parts of one observation): it gives way instead of staying as a correction.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from regwatch.db.tables import DATE_FIELDS, ChangeDate, ControlChange, DocumentVersion, Evidence
@@ -26,11 +28,16 @@ from regwatch.db.tables import DATE_FIELDS, ChangeDate, ControlChange, DocumentV
 
 def record(session: Session | Connection) -> int:
     """Append the dates that changed since the last call. Returns how many rows were added."""
-    latest: dict[tuple[str, str], tuple[date | None, datetime]] = {}
-    for change_id, field, value, known_at in session.execute(
-            select(ChangeDate.change_id, ChangeDate.field, ChangeDate.value, ChangeDate.known_at)
+    # Per (change, field): the latest entry (value, known_at, id) and the value before it.
+    latest: dict[tuple[str, str], tuple[date | None, datetime, int]] = {}
+    earlier: dict[tuple[str, str], date | None] = {}
+    for entry_id, change_id, field, value, known_at in session.execute(
+            select(ChangeDate.id, ChangeDate.change_id, ChangeDate.field, ChangeDate.value,
+                   ChangeDate.known_at)
             .order_by(ChangeDate.change_id, ChangeDate.field, ChangeDate.known_at, ChangeDate.id)):
-        latest[(change_id, field)] = (value, known_at)  # the last one of each key wins
+        if (change_id, field) in latest:
+            earlier[(change_id, field)] = latest[(change_id, field)][0]
+        latest[(change_id, field)] = (value, known_at, entry_id)  # the last one of each key wins
     evidenced: dict[tuple[str, str], list[datetime | None]] = {}
     for change_id, field, observed in session.execute(
             select(Evidence.change_id, Evidence.field, DocumentVersion.observed_at)
@@ -43,18 +50,32 @@ def record(session: Session | Connection) -> int:
             select(ControlChange.id, ControlChange.observed_at,
                    *(getattr(ControlChange, f) for f in DATE_FIELDS))):
         for field, value in zip(DATE_FIELDS, values, strict=True):
-            before = latest.get((change_id, field))
+            key = (change_id, field)
+            before = latest.get(key)
             if (value is None and before is None) or (before is not None and before[0] == value):
                 continue
             if before is None:
-                known_at = known_since(observed_at, evidenced.get((change_id, field), []))
+                known_at = known_since(observed_at, evidenced.get(key, []))
             else:  # a correction: shown from the run that brought it on, never before
                 known_at = max(before[1], newest or before[1])
+                if known_at == before[1]:
+                    # The value it replaces was never shown (a derivation from part of what
+                    # was observed at that moment): it gives way, as if never recorded.
+                    _give_way(session, before[2], value, back=key in earlier and earlier[key] == value)
+                    continue
             rows.append({"change_id": change_id, "field": field, "value": value,
                          "known_at": known_at})
     for start in range(0, len(rows), 2000):
         session.execute(insert(ChangeDate), rows[start:start + 2000])
     return len(rows)
+
+
+def _give_way(session: Session | Connection, entry_id: int, value: date | None, *, back: bool) -> None:
+    """Replace the value of an entry never shown; drop it when that restores the one before."""
+    if back:
+        session.execute(delete(ChangeDate).where(ChangeDate.id == entry_id))
+    else:
+        session.execute(update(ChangeDate).where(ChangeDate.id == entry_id).values(value=value))
 
 
 def known_since(change_observed: datetime, evidence_observed: list[datetime | None]) -> datetime:
