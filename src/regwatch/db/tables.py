@@ -335,20 +335,26 @@ class Evidence(Base):
     field: Mapped[str | None] = mapped_column(String(50))
 
 
+# What an evidence row says, as evidence_history keeps it (its columns bar id and event_id).
+EVIDENCE_CONTENT = ("change_id", "document_version_id", "url", "kind", "title", "quote", "field")
+
+
 class EvidenceHistory(Base):
-    """Evidence rows of changes that derivation replaced, and from when (append-only).
+    """Evidence rows of changes that derivation replaced, and from when (EVIDENCE_CONTENT).
 
     Derivation rebuilds evidence from the latest documents, so when a revision's record or
     an announcement is corrected the old quote is gone. `--as-known-at T` shows a row kept
     here when it was known at T (its document version observed by T) and replaced after T.
     No foreign key to the change, like change_dates: a law's changes are deleted and rebuilt
     with the same ids. `position` is the row's place among its change's evidence rows when
-    it was replaced, to show the sources in the order they had."""
+    it was replaced, to show the sources in the order they had. A kept row is dropped when
+    derivation writes it back as it was (see regwatch.derive.evidence_history)."""
 
     __tablename__ = "evidence_history"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     change_id: Mapped[str] = mapped_column(String(40), index=True)
     position: Mapped[int] = mapped_column(Integer)
+    # the columns of evidence named in EVIDENCE_CONTENT, declared alike
     document_version_id: Mapped[int | None] = mapped_column(ForeignKey("document_versions.id"))
     url: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(30))

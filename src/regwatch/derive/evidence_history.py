@@ -19,9 +19,13 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from regwatch.db.tables import ControlChange, DocumentVersion, Evidence, EvidenceHistory
-
-_CONTENT = ("change_id", "document_version_id", "url", "kind", "title", "quote", "field")
+from regwatch.db.tables import (
+    EVIDENCE_CONTENT,
+    ControlChange,
+    DocumentVersion,
+    Evidence,
+    EvidenceHistory,
+)
 
 
 @contextmanager
@@ -29,21 +33,22 @@ def kept(session: Session) -> Iterator[None]:
     """Keep the change evidence that the wrapped derivation step replaces (not on error)."""
     before = _current(session)
     yield
-    after = {tuple(r[k] for k in _CONTENT) for r in _current(session)}
+    after = {_content(r) for r in _current(session)}
     # A law rebuild deletes every evidence row of its changes and the events step writes its
     # own back, as they were: those rows were not replaced after all, nor is any kept row
     # that is current again (the current row shows from the same moment on).
-    back = [hid for hid, *content in session.execute(select(
-        EvidenceHistory.id, *(getattr(EvidenceHistory, k) for k in _CONTENT))) if tuple(content) in after]
+    kept_rows = session.execute(select(EvidenceHistory.id, *(getattr(EvidenceHistory, k)
+                                                             for k in EVIDENCE_CONTENT))).mappings()
+    back = [r["id"] for r in kept_rows if _content(r) in after]
     for start in range(0, len(back), 500):
         session.execute(delete(EvidenceHistory).where(EvidenceHistory.id.in_(back[start:start + 500])))
-    gone = [r for r in before if tuple(r[k] for k in _CONTENT) not in after]
+    gone = [r for r in before if _content(r) not in after]
     if not gone:
         return
     changes = dict(session.execute(select(ControlChange.id, ControlChange.observed_at)).all())
     versions = {r["document_version_id"] for r in gone} - {None}
     observed = dict(session.execute(select(DocumentVersion.id, DocumentVersion.observed_at)
-                                    .where(DocumentVersion.id.in_(versions))).all()) if versions else {}
+                                    .where(DocumentVersion.id.in_(versions))).all())
     newest = session.execute(select(func.max(DocumentVersion.observed_at))).scalar()
     superseded_at = newest or datetime.now(UTC)
     position: dict[int, int] = {}
@@ -51,15 +56,20 @@ def kept(session: Session) -> Iterator[None]:
         position.update((r["id"], i) for i, r in enumerate(change_rows))
     # Known as as-known-at rule 2 says (from its document version, else with its change); a
     # row replaced at the moment it became known was never shown: nothing to keep.
-    rows = [{**{k: r[k] for k in _CONTENT}, "position": position[r["id"]], "superseded_at": superseded_at}
+    rows = [{**dict(zip(EVIDENCE_CONTENT, _content(r), strict=True)), "position": position[r["id"]],
+             "superseded_at": superseded_at}
             for r in gone if r["change_id"] in changes
             and observed.get(r["document_version_id"], changes[r["change_id"]]) < superseded_at]
     for start in range(0, len(rows), 2000):
         session.execute(insert(EvidenceHistory), rows[start:start + 2000])
 
 
+def _content(row: Any) -> tuple:
+    return tuple(row[k] for k in EVIDENCE_CONTENT)
+
+
 def _current(session: Session) -> list[dict[str, Any]]:
-    columns = [Evidence.id, *(getattr(Evidence, k) for k in _CONTENT)]
+    columns = [Evidence.id, *(getattr(Evidence, k) for k in EVIDENCE_CONTENT)]
     return [dict(r._mapping) for r in session.execute(
         select(*columns).where(Evidence.change_id.is_not(None)).order_by(Evidence.id))]
 
