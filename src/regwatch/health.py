@@ -33,6 +33,8 @@ class SourceHealth:
         out = []
         if self.consecutive_failures:
             out.append(f"failing ({self.consecutive_failures} in a row)")
+        if self.last_status == "partial":  # a page that failed may hold a change: say so
+            out.append("last run partial: some items failed")
         # Only a run that worked can say the parser found nothing; a failed fetch is not that.
         if (self.last_status in ("ok", "partial") and self.last_documents_seen == 0
                 and self.usual_documents_seen

@@ -271,3 +271,18 @@ def test_health_shows_the_warnings_of_the_last_run_until_a_run_has_none(parts) -
     assert health["t"].flags == []
     _run(parts, _source("s", pages={"a": "one"}), T0 + timedelta(days=1))
     assert {h.source: h.flags for h in source_health(engine)}["s"] == []
+
+
+def test_health_flags_a_partial_run(parts) -> None:
+    """Some items of a run that otherwise worked failed (a page whose layout changed): the
+    digest's source problems and `status` must say so, with the error."""
+    from regwatch.health import source_health
+
+    engine = parts[0]
+    _run(parts, _source("p", pages={"a": "x", "b": "ERROR"}), T0)
+    (health,) = source_health(engine)
+    assert health.last_status == "partial" and health.consecutive_failures == 0
+    assert health.flags == ["last run partial: some items failed"]
+    assert "broken page" in health.last_error
+    _run(parts, _source("p", pages={"a": "x", "b": "y"}), T0 + timedelta(days=1))
+    assert source_health(engine)[0].flags == []
