@@ -57,7 +57,6 @@ class EgovLaw(Scraper):
             meta = {"law_id": law_id, "law_revision_id": rev_id, "revision": record}
             # The whole record, not only `updated`: a corrected date must never be missed.
             if rev_id in stored and stored[rev_id].get("revision") == record:
-                taken.add(rev_id)
                 yield Document(source=self.source.name, key=rev_id, url=data_url,
                                kind=REVISION_KIND, fetched_at=ctx.now, snapshot=None,
                                unchanged=True, metadata=meta)
