@@ -1,16 +1,27 @@
-"""Per-source health from `v_source_health`, with the 'parser may be broken' flag."""
+"""Per-source health from the run history, with the flags a person must act on.
+
+`source_health` reads each source's runs newest first and `health_of` (pure) computes the
+columns the `v_source_health` view gives analysts — the same rules, checked against the
+view by the tests — so that health can also be computed *as known at* a past moment, for
+replaying a past digest (a view cannot take that moment as a parameter).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, select, text
-from sqlalchemy.orm import aliased
 
 from regwatch.config import Config
 from regwatch.db.tables import SourceRow, SourceRun
 from regwatch.output import format_rows
+
+USUAL_OF = 10  # "usual" documents seen: the mean of this many earlier working runs
+WORKED = ("ok", "partial")
+UNFINISHED = ("running", "skipped")
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,7 @@ class SourceHealth:
         if self.last_status == "partial":  # a page that failed may hold a change: say so
             out.append("last run partial: some items failed")
         # Only a run that worked can say the parser found nothing; a failed fetch is not that.
-        if (self.last_status in ("ok", "partial") and self.last_documents_seen == 0
+        if (self.last_status in WORKED and self.last_documents_seen == 0
                 and self.usual_documents_seen
                 and self.usual_documents_seen >= 1):
             out.append("parser may be broken: no documents where "
@@ -49,23 +60,76 @@ class SourceHealth:
         return out
 
 
-def source_health(engine: Engine, config: Config | None = None) -> list[SourceHealth]:
-    """Health of every source in the database, plus configured sources never run."""
+@dataclass(frozen=True)
+class RunSummary:
+    """One run of a source as `health_of` reads it."""
+
+    id: int
+    started_at: datetime
+    status: str  # running | ok | partial | failed | abandoned
+    documents_seen: int | None = None
+    error: str | None = None
+    issues: Any = None  # source_runs.issues: [{"level", "url", "message"}, ...]
+
+
+def health_of(source: str, runs: Iterable[RunSummary]) -> SourceHealth:
+    """A source's health from its runs, newest first (started_at, then id, descending).
+
+    The rules of `v_source_health`: the last attempt is the newest run, running or not; the
+    last run is the newest finished one; failures count in a row back to the newest working
+    run; "usual" is the mean of the USUAL_OF newest working runs before the last. Reads only
+    as far back as those need.
+    """
+    newest = last = success = None
+    failures = 0
+    usual: list[int] = []
+    usual_runs = 0
+    for run in runs:
+        if success is not None and run.started_at < success.started_at and usual_runs >= USUAL_OF:
+            break  # older runs change nothing
+        newest = newest or run
+        if last is None and run.status not in UNFINISHED:
+            last = run
+        # A failure counts unless a working run started after it (the view's NOT EXISTS).
+        if run.status == "failed" and (success is None or run.started_at >= success.started_at):
+            failures += 1
+        if run.status in WORKED:
+            success = success or run
+            if (last is None or run.id != last.id) and usual_runs < USUAL_OF:
+                usual_runs += 1
+                if run.documents_seen is not None:
+                    usual.append(run.documents_seen)
+    if newest is None:
+        return SourceHealth(source, None, None, 0, None, None, None)
+    return SourceHealth(
+        source=source, last_attempt_at=newest.started_at,
+        last_success_at=success.started_at if success else None,
+        consecutive_failures=failures,
+        last_error=last.error if last else None,
+        last_status=last.status if last else None,
+        last_documents_seen=last.documents_seen if last else None,
+        usual_documents_seen=sum(usual) / len(usual) if usual else None,
+        last_warnings=warnings_of(last.issues) if last else ())
+
+
+def warnings_of(issues: Any) -> tuple[str, ...]:
+    """A run's recorded warnings, each as "url: message"."""
+    return tuple(f"{i['url']}: {i['message']}" if i.get("url") else str(i.get("message"))
+                 for i in issues or () if isinstance(i, dict) and i.get("level") == "warning")
+
+
+def source_health(engine: Engine, config: Config | None = None,
+                  as_known_at: datetime | None = None) -> list[SourceHealth]:
+    """Health of every source in the database, plus configured sources never run.
+
+    With `as_known_at`, health as it stood then: only runs started by then, a run that had
+    not finished by then counts as running, and no next run is known.
+    """
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT * FROM v_source_health ORDER BY source")).mappings().all()
-    out = [SourceHealth(
-        source=r["source"],
-        last_attempt_at=_as_datetime(r["last_attempt_at"]),
-        last_success_at=_as_datetime(r["last_success_at"]),
-        consecutive_failures=int(r["consecutive_failures"] or 0),
-        last_error=r["last_error"],
-        last_status=r["last_status"],
-        last_documents_seen=r["last_documents_seen"],
-        usual_documents_seen=float(r["usual_documents_seen"]) if r["usual_documents_seen"] is not None else None,
-    ) for r in rows]
-    next_runs, warnings = _next_runs(engine), _last_warnings(engine)
-    out = [replace(h, next_run_at=next_runs.get(h.source), last_warnings=warnings.get(h.source, ()))
-           for h in out]
+        sources = conn.execute(select(SourceRow.id, SourceRow.name).order_by(SourceRow.name)).all()
+        out = [health_of(name, _runs(conn, source_id, as_known_at)) for source_id, name in sources]
+    next_runs = _next_runs(engine) if as_known_at is None else {}
+    out = [replace(h, next_run_at=next_runs.get(h.source)) for h in out]
     known = {h.source for h in out}
     for src in config.sources if config else ():
         if src.name not in known and src.enabled:
@@ -74,30 +138,27 @@ def source_health(engine: Engine, config: Config | None = None) -> list[SourceHe
     return sorted(out, key=lambda h: h.source)
 
 
+def _runs(conn: Any, source_id: int, as_known_at: datetime | None) -> Iterable[RunSummary]:
+    """The source's runs newest first, streamed (health_of stops reading early); as known
+    at `as_known_at`: a run not finished by then was running."""
+    r = SourceRun
+    stmt = (select(r.id, r.started_at, r.finished_at, r.status, r.documents_seen, r.error, r.issues)
+            .where(r.source_id == source_id).order_by(r.started_at.desc(), r.id.desc()))
+    if as_known_at is not None:
+        stmt = stmt.where(r.started_at <= as_known_at)
+    with conn.execution_options(yield_per=200).execute(stmt) as result:
+        for run_id, started, finished, *outcome in result:
+            if as_known_at is not None and (finished is None or _as_datetime(finished) > as_known_at):
+                outcome = ["running", None, None, None]
+            yield RunSummary(run_id, _as_datetime(started), *outcome)
+
+
 def _next_runs(engine: Engine) -> dict[str, datetime]:
     """Next run time of each source job, as APScheduler stored it (a UTC timestamp)."""
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT id, next_run_time FROM apscheduler_jobs "
                                  "WHERE id LIKE 'source:%' AND next_run_time IS NOT NULL")).all()
     return {job_id.removeprefix("source:"): datetime.fromtimestamp(ts, UTC) for job_id, ts in rows}
-
-
-def _last_warnings(engine: Engine) -> dict[str, tuple[str, ...]]:
-    """Per source, the warnings its last finished run recorded (the run `v_source_health`
-    calls last), each as "url: message"."""
-    r = aliased(SourceRun)
-    last = (select(r.id).where(r.source_id == SourceRow.id, r.status.not_in(("running", "skipped")))
-            .order_by(r.started_at.desc(), r.id.desc()).limit(1).scalar_subquery())
-    with engine.connect() as conn:
-        rows = conn.execute(select(SourceRow.name, SourceRun.issues)
-                            .join(SourceRun, SourceRun.id == last)).all()
-    out = {}
-    for name, issues in rows:
-        found = tuple(f"{i['url']}: {i['message']}" if i.get("url") else str(i.get("message"))
-                      for i in issues or () if isinstance(i, dict) and i.get("level") == "warning")
-        if found:
-            out[name] = found
-    return out
 
 
 def scheduler_line(engine: Engine) -> str:
