@@ -190,13 +190,17 @@ def report(ctx: click.Context, since: date, until: date | None, by: str | None,
 @click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=Path),
               metavar="DIR", help="Write each subscriber's message as .eml to DIR; send nothing.")
 @click.option("--send", is_flag=True, help="Send by SMTP and record each delivery.")
+@click.option("--as-known-at", type=DATETIME,
+              help="With --dry-run: the digest as regwatch built it at this moment (audit "
+                   "replay). Default week: the last one ended by then.")
 @click.pass_context
-def digest(ctx: click.Context, week_of: date | None, dry_run: Path | None, send: bool) -> None:
+def digest(ctx: click.Context, week_of: date | None, dry_run: Path | None, send: bool,
+           as_known_at: datetime | None) -> None:
     """Build the weekly digest for every subscriber; write it (--dry-run) or send it."""
     if bool(dry_run) == send:
         raise UsageError("give exactly one of --dry-run DIR or --send")
     outcome = _delegate("regwatch.digest.command:run_digest", _app(ctx), week_of=week_of,
-                        dry_run_dir=dry_run, send=send)
+                        dry_run_dir=dry_run, send=send, as_known_at=as_known_at)
     click.echo(outcome.summary())
     if outcome.failed:
         raise SystemExit(1)

@@ -148,7 +148,7 @@ def _aware(moment: datetime | None, tz: tzinfo) -> datetime | None:
     return moment.replace(tzinfo=tz)
 
 
-def _evidence_known(ev: Any, as_known_at: datetime):
+def evidence_known(ev: Any, as_known_at: datetime):
     """SQL: this evidence row was known at T (rule 2)."""
     dv = aliased(DocumentVersion)
     return or_(
@@ -486,10 +486,10 @@ def _load_sources(conn: Any, ids: list[str], as_known_at: datetime | None
         # Rows known at T, and rows replaced after T that were known at T (evidence_history),
         # each put back where it stood.
         h = EvidenceHistory
-        rows = _fetch(conn, stmt.where(_evidence_known(Evidence, as_known_at)))
+        rows = _fetch(conn, stmt.where(evidence_known(Evidence, as_known_at)))
         replaced = _fetch(conn, select(h.change_id, h.url, h.kind, h.title, h.quote, h.position)
                           .where(_among(h.change_id, ids, conn.dialect.name),
-                                 h.superseded_at > as_known_at, _evidence_known(h, as_known_at))
+                                 h.superseded_at > as_known_at, evidence_known(h, as_known_at))
                           .order_by(h.change_id, h.position, h.id))
         if replaced:
             rows = _with_replaced(rows, replaced)
@@ -727,7 +727,7 @@ def select_press_items(
                               Evidence.document_version_id)
                        .where(Evidence.event_id == ev.id).order_by(Evidence.id))
             all_evidence = conn.execute(ev_stmt).all()
-            known_stmt = ev_stmt.where(_evidence_known(Evidence, as_known_at)) \
+            known_stmt = ev_stmt.where(evidence_known(Evidence, as_known_at)) \
                 if as_known_at is not None else ev_stmt
             known = conn.execute(known_stmt).all()
             known_urls = {r.url for r in known}

@@ -8,7 +8,9 @@ Each change has one observation time, so it lands in exactly one period.
 --send refuses a period that has not ended (what is learned later in it would never be
 sent), holds the `digest` lease so two runs cannot send at once, and also retries
 unfinished rows of earlier periods. --dry-run writes one .eml per subscriber and writes
-nothing to the database.
+nothing to the database. --dry-run with --as-known-at T rebuilds the digest as it was
+built at T, for an audit: its changes, dates, sources and date corrections as known then,
+the source problems as they stood then, dated T.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from regwatch.app import App
 from regwatch.config import Config, SubscriberConfig
-from regwatch.db.queries import select_changes, select_date_corrections
+from regwatch.db.queries import evidence_known, select_changes, select_date_corrections
 from regwatch.db.tables import Event, Evidence, Subscriber
 from regwatch.digest.compose import DigestContent, EventNote, Recipient, compose_digest
 from regwatch.digest.deliver import (
@@ -83,22 +85,32 @@ class DigestOutcome:
 
 def run_digest(app: App, *, week_of: Any = None, dry_run_dir: Path | None = None,
                send: bool = False, now: datetime | None = None,
+               as_known_at: datetime | None = None,
                sender: SmtpSender | None = None,
                checkpoint: Checkpoint | None = None) -> DigestOutcome:
     """Build and write (dry run) or send the digest of the week containing `week_of`
-    (default: the last completed week)."""
+    (default: the last completed week), as known now or, for a dry run, at `as_known_at`
+    (naive: in the configured time zone)."""
     config, engine = app.config, app.engine
     if bool(dry_run_dir) == bool(send):
         raise UsageError("give exactly one of --dry-run DIR or --send")
+    if as_known_at is not None:
+        if send:
+            raise UsageError("--as-known-at rebuilds a past digest: use it with --dry-run DIR")
+        # Built as it was at T: the default week is the last one ended by then.
+        now = as_known_at if as_known_at.tzinfo else as_known_at.replace(tzinfo=config.tz)
+        if now > datetime.now(UTC):
+            raise UsageError(f"--as-known-at {now.isoformat()} is in the future")
     now = now or datetime.now(UTC)
     period = digest_period(week_of, tz=config.tz, start_day=config.digest.week_start_day,
                            start_time=config.digest.week_start_time, now=now)
     from regwatch.db.session import require_schema
 
     require_schema(engine)
-    health = tuple(source_health(engine, config))
+    health = tuple(source_health(engine, config, as_known_at=now if as_known_at else None))
     if dry_run_dir is not None:
-        return _dry_run(engine, config, period, health, Path(dry_run_dir), now)
+        return _dry_run(engine, config, period, health, Path(dry_run_dir), now,
+                        as_known_at=now if as_known_at else None)
 
     if not period.has_ended(now):
         raise UsageError(f"the week of {period.label} has not ended yet (it ends "
@@ -138,9 +150,10 @@ def _job(engine: Engine, config: Config, sub: SubscriberConfig, sid: int, period
 
 
 def _composer(engine: Engine, config: Config, sub: SubscriberConfig, period: Period,
-              health: tuple[SourceHealth, ...], now: datetime) -> Callable[[], Composed]:
+              health: tuple[SourceHealth, ...], now: datetime,
+              as_known_at: datetime | None = None) -> Callable[[], Composed]:
     def build() -> Composed:
-        content = digest_content(engine, config, sub, period, health)
+        content = digest_content(engine, config, sub, period, health, as_known_at=as_known_at)
         if content.is_empty and config.digest.empty_week == "skip":
             return Composed(None, 0)
         message = compose_digest(content, Recipient(sub.email, sub.language, sub.name),
@@ -151,35 +164,45 @@ def _composer(engine: Engine, config: Config, sub: SubscriberConfig, period: Per
 
 
 def digest_content(engine: Engine, config: Config, sub: SubscriberConfig, period: Period,
-                   health: tuple[SourceHealth, ...]) -> DigestContent:
-    changes = select_changes(engine, observed_from=period.start, observed_to=period.end,
-                             categories=sub.categories, jurisdictions=sub.jurisdictions,
-                             instruments=sub.instruments, tz=config.tz)
+                   health: tuple[SourceHealth, ...],
+                   as_known_at: datetime | None = None) -> DigestContent:
+    window = dict(observed_from=period.start, observed_to=period.end, as_known_at=as_known_at,
+                  categories=sub.categories, jurisdictions=sub.jurisdictions,
+                  instruments=sub.instruments, tz=config.tz)
+    changes = select_changes(engine, **window)
     with_changes = {(c.event or {}).get("key") for c in changes}
-    notes = [n for n in event_notes(engine, period, sub) if n.key not in with_changes]
-    corrections = select_date_corrections(
-        engine, observed_from=period.start, observed_to=period.end, categories=sub.categories,
-        jurisdictions=sub.jurisdictions, instruments=sub.instruments, tz=config.tz)
+    notes = [n for n in event_notes(engine, period, sub, as_known_at)
+             if n.key not in with_changes]
+    corrections = select_date_corrections(engine, **window)
     return DigestContent(period, tuple(changes), tuple(notes), health, tuple(corrections))
 
 
-def event_notes(engine: Engine, period: Period, sub: SubscriberConfig) -> list[EventNote]:
-    """Events first observed in the period that match the subscriber's filters."""
+def event_notes(engine: Engine, period: Period, sub: SubscriberConfig,
+                as_known_at: datetime | None = None) -> list[EventNote]:
+    """Events first observed in the period (and by `as_known_at`) that match the
+    subscriber's filters, with their sources (as known then).
+
+    An event's own fields (title, status, dates) are its current ones: events keep no
+    history of their fields.
+    """
     e = Event
-    with engine.connect() as conn:
-        events = conn.execute(
-            select(e.id, e.key, e.title, e.status, e.jurisdiction, e.law_ids, e.categories,
+    stmt = (select(e.id, e.key, e.title, e.status, e.jurisdiction, e.law_ids, e.categories,
                    e.regime, e.announced_on, e.effective_on, e.details)
             .where(e.first_observed_at >= period.start, e.first_observed_at < period.end)
-            .order_by(e.first_observed_at, e.key)).all()
-        events = [ev for ev in events if _matches(ev, sub)]
+            .order_by(e.first_observed_at, e.key))
+    if as_known_at is not None:
+        stmt = stmt.where(e.first_observed_at <= as_known_at)
+    with engine.connect() as conn:
+        events = [ev for ev in conn.execute(stmt).all() if _matches(ev, sub)]
         sources: dict[int, list[Source]] = {}
         if events:
-            for eid, url, kind, title, quote in conn.execute(
-                    select(Evidence.event_id, Evidence.url, Evidence.kind, Evidence.title,
-                           Evidence.quote)
-                    .where(Evidence.event_id.in_([ev.id for ev in events]))
-                    .order_by(Evidence.id)):
+            evidence = (select(Evidence.event_id, Evidence.url, Evidence.kind, Evidence.title,
+                               Evidence.quote)
+                        .where(Evidence.event_id.in_([ev.id for ev in events]))
+                        .order_by(Evidence.id))
+            if as_known_at is not None:
+                evidence = evidence.where(evidence_known(Evidence, as_known_at))
+            for eid, url, kind, title, quote in conn.execute(evidence):
                 sources.setdefault(eid, []).append(Source(url, kind, title, quote))
     return [EventNote(ev.key, ev.title, ev.status, ev.announced_on, ev.effective_on,
                       ev.regime or "unknown", tuple(sources.get(ev.id, ())),
@@ -219,11 +242,11 @@ def sync_subscribers(engine: Engine, subscribers: tuple[SubscriberConfig, ...]) 
 
 
 def _dry_run(engine: Engine, config: Config, period: Period, health: tuple[SourceHealth, ...],
-             out_dir: Path, now: datetime) -> DigestOutcome:
+             out_dir: Path, now: datetime, as_known_at: datetime | None = None) -> DigestOutcome:
     out_dir.mkdir(parents=True, exist_ok=True)
     results, written = [], []
     for n, sub in enumerate(config.subscribers, start=1):
-        composed = _composer(engine, config, sub, period, health, now)()
+        composed = _composer(engine, config, sub, period, health, now, as_known_at)()
         if composed.message is None:
             results.append(RecipientResult(sub.email, period, "would_skip", 0, "empty week"))
             continue
@@ -232,5 +255,6 @@ def _dry_run(engine: Engine, config: Config, period: Period, health: tuple[Sourc
         path.write_bytes(composed.message.as_bytes())
         written.append(path)
         results.append(RecipientResult(sub.email, period, "written", 0))
-    return DigestOutcome(period, "dry-run", tuple(results), tuple(written))
+    mode = f"dry-run as known at {as_known_at.isoformat()}" if as_known_at else "dry-run"
+    return DigestOutcome(period, mode, tuple(results), tuple(written))
 
