@@ -26,7 +26,11 @@ As known at T (audit replay)
    observation or, when evidence rows name the field (``evidence.field``), from the
    earliest observation of their documents (see ``regwatch.derive.date_history``). So a
    date learnt after T is null, and a date corrected after T shows its old value; window
-   filters use the dates as known, so neither can make a change match ``--by``.
+   filters use the dates as known, so neither can make a change match ``--by``;
+4. an event (a change's event, a digest's announcement) shows as it stood at T: the state
+   ``event_history`` kept when derivation replaced it after T (see
+   ``regwatch.derive.event_history``), else as it stands; an event is known from its first
+   observation.
 
 Order: by event (announced date, then first observation, then key; changes without an
 event last), then instrument, then provision in document order (numbers in paths compare
@@ -66,12 +70,15 @@ from sqlalchemy.types import NullType
 
 from regwatch.db.tables import (
     DATE_FIELDS,
+    EVENT_SHOWN,
+    EVENT_SOURCE,
     ChangeCategory,
     ChangeDate,
     ControlChange,
     DocumentRow,
     DocumentVersion,
     Event,
+    EventHistory,
     Evidence,
     EvidenceHistory,
     SourceRow,
@@ -316,7 +323,8 @@ def _records(engine: Engine, stmt: Any, as_known_at: datetime | None) -> list[Ch
         if not rows:
             return []
         ids = [r[0] for r in rows]
-        events = _load_events(conn, sorted({r[-1] for r in rows if r[-1] is not None}))
+        events = _load_events(conn, sorted({r[-1] for r in rows if r[-1] is not None}),
+                              as_known_at)
         cats = _load_categories(conn, ids)
         sources = _load_sources(conn, ids, as_known_at)
 
@@ -439,18 +447,28 @@ def _among(column: Any, values: list[Any], dialect: str) -> Any:
     return column.in_(values)
 
 
-def _load_events(conn: Any, ids: list[int]) -> dict[int, tuple[tuple, dict[str, Any]]]:
-    """Per event id: its part of the sort key, and the record's `event` value."""
+def _load_events(conn: Any, ids: list[int], as_known_at: datetime | None
+                 ) -> dict[int, tuple[tuple, dict[str, Any]]]:
+    """Per event id: its part of the sort key, and the record's `event` value (as it
+    stood at `as_known_at`, rule 4)."""
     stmt = (select(Event.id, Event.key, Event.title, Event.details,
                    _raw(Event.announced_on), _raw(Event.first_observed_at))
             .where(_among(Event.id, ids, conn.dialect.name)))
+    rows = _fetch(conn, stmt)
+    if as_known_at is not None and rows:
+        # An event absent then (made later) shows as it stands: the best known of it.
+        then = {k: v for k, v in event_states_at(conn, as_known_at, [r[1] for r in rows]).items()
+                if not v["absent"]}
+        shown = ("title", "details", "announced_on", "first_observed_at")
+        rows = [(r[0], r[1], *(then[r[1]][k] for k in shown)) if r[1] in then else r
+                for r in rows]
     found: dict[int, tuple[tuple, dict[str, Any]]] = {}
-    for eid, key, title, details, announced_on, first_observed_at in _fetch(conn, stmt):
+    for eid, key, title, details, announced_on, first_observed_at in rows:
         if details.__class__ is str:  # JSON comes back as text from SQLite
             details = json.loads(details)
         details = details if isinstance(details, dict) else {}
         found[eid] = (
-            (0, _as_date(announced_on) or date.max,
+            (0, as_date(announced_on) or date.max,
              _utc(first_observed_at) if first_observed_at is not None
              else datetime.max.replace(tzinfo=UTC), key or ""),
             # item_count: how many items the official announcement states ("４品目"), for
@@ -458,6 +476,62 @@ def _load_events(conn: Any, ids: list[int]) -> dict[int, tuple[tuple, dict[str, 
             {"key": key, "title": title, "title_ja": details.get("title_ja"),
              "stated_item_count": details.get("item_count")})
     return found
+
+
+def event_states_at(conn: Any, as_known_at: datetime,
+                    keys: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per event key (of `keys`, or all), the state `event_history` kept that was current at
+    T: the one replaced first after T (`absent`: no such event then). An event not here
+    stood at T as it stands now."""
+    h = EventHistory
+    stmt = (select(h.key, h.absent, *(getattr(h, k) for k in EVENT_SHOWN), h.sources)
+            .where(h.superseded_at > as_known_at)
+            .order_by(h.key, h.superseded_at.desc(), h.id.desc()))
+    if keys is not None:
+        stmt = stmt.where(_among(h.key, keys, conn.dialect.name))
+    return {row["key"]: dict(row) for row in conn.execute(stmt).mappings()}  # the earliest wins
+
+
+def select_events(engine: Engine, *, observed_from: datetime, observed_to: datetime,
+                  as_known_at: datetime | None = None) -> list[dict[str, Any]]:
+    """Events first observed in [observed_from, observed_to) and by `as_known_at`, as they
+    stood then (rule 4) with their sources known then (rule 2): dicts of `id` (None for an
+    event since removed), `key`, the columns EVENT_SHOWN and `sources` (dicts of
+    EVENT_SOURCE), in order of first observation, then key."""
+    columns = [Event.id, Event.key, *(getattr(Event, k) for k in EVENT_SHOWN)]
+    with engine.connect() as conn:
+        events = {r["key"]: dict(r) for r in conn.execute(select(*columns)).mappings()}
+        if as_known_at is not None:
+            for key, state in event_states_at(conn, as_known_at).items():
+                if state.pop("absent"):
+                    events.pop(key, None)
+                else:
+                    events[key] = {"id": events.get(key, {}).get("id"), **state}
+        end = min(observed_to, as_known_at) if as_known_at is not None else observed_to
+        out = sorted((e for e in events.values()
+                      if observed_from <= _utc(e["first_observed_at"]) < observed_to
+                      and _utc(e["first_observed_at"]) <= end),
+                     key=lambda e: (_utc(e["first_observed_at"]), e["key"]))
+        current = {e["id"]: e for e in out if "sources" not in e}
+        for e in current.values():
+            e["sources"] = []
+        if current:
+            for event_id, *values in conn.execute(
+                    select(Evidence.event_id, *(getattr(Evidence, k) for k in EVENT_SOURCE))
+                    .where(_among(Evidence.event_id, sorted(current), conn.dialect.name))
+                    .order_by(Evidence.id)):
+                current[event_id]["sources"].append(dict(zip(EVENT_SOURCE, values, strict=True)))
+        if as_known_at is not None:
+            versions = sorted({s["document_version_id"] for e in out for s in e["sources"]}
+                              - {None})
+            observed = dict(conn.execute(
+                select(DocumentVersion.id, _raw(DocumentVersion.observed_at))
+                .where(_among(DocumentVersion.id, versions, conn.dialect.name))).all()
+                if versions else [])
+            for e in out:
+                e["sources"] = [s for s in e["sources"] if s["document_version_id"] is None
+                                or _utc(observed[s["document_version_id"]]) <= as_known_at]
+    return out
 
 
 def _load_categories(conn: Any, ids: list[str]) -> dict[str, tuple[str, ...]]:
@@ -523,7 +597,7 @@ def _distinct(sources: list[Source]) -> tuple[Source, ...]:
     return tuple(dict.fromkeys(sources)) if len(sources) > 1 else tuple(sources)
 
 
-def _as_date(value: Any) -> date | None:
+def as_date(value: Any) -> date | None:
     """Dates come back from SQLite as text, from PostgreSQL as dates."""
     if value is None or isinstance(value, date):
         return value
@@ -622,7 +696,7 @@ def select_date_corrections(
     for (known_at, law_id, event_key, name, old, new), members in groups.items():
         members.sort(key=lambda r: (natural_key(r.path), r.change_id))
         out.append(DateCorrection(
-            field=name, old_value=_as_date(old), new_value=_as_date(new), known_at=_utc(known_at),
+            field=name, old_value=as_date(old), new_value=as_date(new), known_at=_utc(known_at),
             law_id=law_id, instrument_title=members[0].instrument_title, event_key=event_key,
             event_title=members[0].title,
             provisions=tuple({"change_id": r.change_id, "path": r.path,

@@ -364,6 +364,47 @@ class EvidenceHistory(Base):
     superseded_at: Mapped[datetime]
 
 
+# What an event shows, as event_history keeps it (columns of events).
+EVENT_SHOWN = ("title", "status", "jurisdiction", "regime", "outside_wassenaar", "law_ids",
+               "categories", "announced_on", "promulgated_on", "effective_on",
+               "first_observed_at", "details")
+# What event_history keeps of each of an event's evidence rows.
+EVENT_SOURCE = ("url", "kind", "title", "quote", "document_version_id")
+
+
+class EventHistory(Base):
+    """Event states that derivation replaced, and from when (the columns EVENT_SHOWN).
+
+    Events are rebuilt from the latest documents: a public-comment notice becomes the
+    amendment's announcement (new title, an effective date), a press-only report is
+    confirmed or merged away. `--as-known-at T` shows an event as it stood at T: the kept
+    state with the earliest `superseded_at` after T, else the event row itself. A state
+    kept for an event no longer in `events` is how it stood before it went; an `absent`
+    row says no event had the key before (an event made later from documents observed
+    earlier, so its first observation alone would date it too early). Keyed by the event's
+    key (ids of removed events are not kept)."""
+
+    __tablename__ = "event_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    absent: Mapped[bool] = mapped_column(Boolean, default=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(30))  # null, like the rest, when absent
+    jurisdiction: Mapped[str | None] = mapped_column(String(10))
+    regime: Mapped[str | None] = mapped_column(String(20))
+    outside_wassenaar: Mapped[bool | None] = mapped_column(Boolean)
+    law_ids: Mapped[list[Any] | None]
+    categories: Mapped[list[Any] | None]
+    announced_on: Mapped[date | None]
+    promulgated_on: Mapped[date | None]
+    effective_on: Mapped[date | None]
+    first_observed_at: Mapped[datetime | None]
+    details: Mapped[dict[str, Any] | None]
+    # The event's evidence rows then, in order: [{EVENT_SOURCE: value}, ...]
+    sources: Mapped[list[Any] | None]
+    superseded_at: Mapped[datetime]
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

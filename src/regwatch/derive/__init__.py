@@ -56,6 +56,7 @@ def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
     from regwatch.derive import (
         announcements,
         date_history,
+        event_history,
         events,
         evidence_history,
         law_history,
@@ -70,7 +71,8 @@ def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
             stale = law_history.laws_of_sources(session, sources)
         else:
             stale = law_history.stale_laws(session)
-    # Each step keeps the change evidence it replaces (evidence_history), in its transaction.
+    # Each step keeps the change evidence it replaces (evidence_history), and the events step
+    # the event states (event_history), in its transaction.
     for law_id in stale:
         with transaction(engine) as session, evidence_history.kept(session):
             revisions = law_history.stored_revisions(session).get(law_id, [])
@@ -82,7 +84,8 @@ def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
         problems += announcements.derive_pending(session, store, taxonomy)
     with transaction(engine) as session, evidence_history.kept(session):
         problems += press.derive_pending(session, store, taxonomy)
-    with transaction(engine) as session, evidence_history.kept(session):
+    with (transaction(engine) as session, evidence_history.kept(session),
+          event_history.kept(session)):
         events.rebuild_events(session, config, taxonomy)
         date_history.record(session)  # with the events: their dates are the changes' too
     problems = _attribute(engine, problems)

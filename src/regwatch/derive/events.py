@@ -14,8 +14,8 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from regwatch.config import Config
 from regwatch.db.tables import (
@@ -43,12 +43,15 @@ def rebuild_events(session: Session, config: Config, taxonomy) -> None:
                                        LawRevision.promulgated_on, LawRevision.effective_on,
                                        LawRevision.instrument_id, LawRevision.observed_at)).all()
     law_ids = _law_ids(session)
+    revision_first_seen = _revisions_first_seen(session)
     infos = [Revision(law_id=law_ids[r.instrument_id], law_revision_id=r.law_revision_id,
                           amendment_law_num=r.amendment_law_num, promulgated_on=r.promulgated_on,
                           effective_on=r.effective_on) for r in revisions]
     drafts = join_events([a for _, a in announcements], infos)
     regime_map = load_regime_map(config.regime_map_path())
-    observed = {r.law_revision_id: r.observed_at for r in revisions}
+    # First observations: the earliest version of each document, not the latest.
+    observed = {r.law_revision_id: revision_first_seen.get(r.law_revision_id, r.observed_at)
+                for r in revisions}
     ann_rows = {a.url: row for row, a in announcements}
     revision_docs = _revision_documents(session)
 
@@ -62,7 +65,7 @@ def rebuild_events(session: Session, config: Config, taxonomy) -> None:
     keep: set[str] = set()
 
     for draft in drafts:
-        first_seen = min([ann_rows[u].observed for u in draft.announcement_urls if u in ann_rows]
+        first_seen = min([ann_rows[u].first_observed for u in draft.announcement_urls if u in ann_rows]
                          + [observed[r] for r in draft.revision_ids if r in observed],
                          default=None)
         event = _upsert(session, existing, draft.key, first_seen)
@@ -120,10 +123,11 @@ def _revision_documents(session: Session) -> dict[str, tuple[str, int]]:
 
 
 class _Ann:
-    """An announcement row with what the event pass needs of it."""
+    """An announcement row (its latest version) with what the event pass needs of it."""
 
-    def __init__(self, row: Announcement, observed: datetime, title: str | None):
-        self.row, self.observed, self.title, self.version_id = row, observed, title, row.document_version_id
+    def __init__(self, row: Announcement, first_observed: datetime, title: str | None):
+        self.row, self.title, self.version_id = row, title, row.document_version_id
+        self.first_observed = first_observed  # of its page's first relevant version
 
 
 def _latest_announcements(session: Session) -> list[tuple[_Ann, Any]]:
@@ -133,15 +137,28 @@ def _latest_announcements(session: Session) -> list[tuple[_Ann, Any]]:
                            .join(DocumentVersion, DocumentVersion.id == Announcement.document_version_id)
                            .where(Announcement.relevant.is_(True))
                            .order_by(Announcement.document_version_id)).all()
-    latest: dict[str, tuple[Announcement, datetime]] = {}
+    latest: dict[str, Announcement] = {}
+    first: dict[str, datetime] = {}
     for row, observed in rows:
-        latest[row.url] = (row, observed)
+        latest[row.url] = row
+        first[row.url] = min(observed, first.get(row.url, observed))
     out = []
-    for row, observed in latest.values():
+    for url, row in latest.items():
         if "error" in (row.record or {}):
             continue
-        out.append((_Ann(row, observed, row.title), announcement_from_record(row.record)))
+        out.append((_Ann(row, first[url], row.title), announcement_from_record(row.record)))
     return out
+
+
+def _revisions_first_seen(session: Session) -> dict[str, datetime]:
+    """law_revision_id → when its text's document was first observed (its first version)."""
+    latest = aliased(DocumentVersion)
+    rows = session.execute(
+        select(LawRevision.law_revision_id, func.min(DocumentVersion.observed_at))
+        .join(latest, latest.id == LawRevision.document_version_id)
+        .join(DocumentVersion, DocumentVersion.document_id == latest.document_id)
+        .group_by(LawRevision.law_revision_id)).all()
+    return dict(rows)
 
 
 def _law_ids(session: Session) -> dict[int, str]:
@@ -158,8 +175,8 @@ def _upsert(session: Session, existing: dict[str, Event], key: str,
                       first_observed_at=first_seen, parser_version=PARSER_VERSION)
         session.add(event)
         existing[key] = event
-    elif first_seen is not None:
-        event.first_observed_at = first_seen
+    elif first_seen is not None:  # never later: the event was reported from then on
+        event.first_observed_at = min(event.first_observed_at, first_seen)
     return event
 
 
@@ -272,7 +289,7 @@ def _unofficial_event(session: Session, events: dict[str, Event], cluster,
         session.add(event)
         events[key] = event
     event.title = first.title
-    event.first_observed_at = first_seen
+    event.first_observed_at = min(event.first_observed_at, first_seen)
     event.status = "reported_unofficial"
     event.jurisdiction = cluster.jurisdiction or "unknown"
     event.categories = list(cluster.categories)

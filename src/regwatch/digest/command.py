@@ -27,8 +27,13 @@ from sqlalchemy import Engine, insert, select, update
 
 from regwatch.app import App
 from regwatch.config import Config, SubscriberConfig
-from regwatch.db.queries import evidence_known, select_changes, select_date_corrections
-from regwatch.db.tables import Event, Evidence, Subscriber
+from regwatch.db.queries import (
+    as_date,
+    select_changes,
+    select_date_corrections,
+    select_events,
+)
+from regwatch.db.tables import Subscriber
 from regwatch.digest.compose import DigestContent, EventNote, Recipient, compose_digest
 from regwatch.digest.deliver import (
     Checkpoint,
@@ -180,42 +185,25 @@ def digest_content(engine: Engine, config: Config, sub: SubscriberConfig, period
 def event_notes(engine: Engine, period: Period, sub: SubscriberConfig,
                 as_known_at: datetime | None = None) -> list[EventNote]:
     """Events first observed in the period (and by `as_known_at`) that match the
-    subscriber's filters, with their sources (as known then).
-
-    An event's own fields (title, status, dates) are its current ones: events keep no
-    history of their fields.
-    """
-    e = Event
-    stmt = (select(e.id, e.key, e.title, e.status, e.jurisdiction, e.law_ids, e.categories,
-                   e.regime, e.announced_on, e.effective_on, e.details)
-            .where(e.first_observed_at >= period.start, e.first_observed_at < period.end)
-            .order_by(e.first_observed_at, e.key))
-    if as_known_at is not None:
-        stmt = stmt.where(e.first_observed_at <= as_known_at)
-    with engine.connect() as conn:
-        events = [ev for ev in conn.execute(stmt).all() if _matches(ev, sub)]
-        sources: dict[int, list[Source]] = {}
-        if events:
-            evidence = (select(Evidence.event_id, Evidence.url, Evidence.kind, Evidence.title,
-                               Evidence.quote)
-                        .where(Evidence.event_id.in_([ev.id for ev in events]))
-                        .order_by(Evidence.id))
-            if as_known_at is not None:
-                evidence = evidence.where(evidence_known(Evidence, as_known_at))
-            for eid, url, kind, title, quote in conn.execute(evidence):
-                sources.setdefault(eid, []).append(Source(url, kind, title, quote))
-    return [EventNote(ev.key, ev.title, ev.status, ev.announced_on, ev.effective_on,
-                      ev.regime or "unknown", tuple(sources.get(ev.id, ())),
-                      title_ja=ev.details.get("title_ja") if isinstance(ev.details, dict) else None)
+    subscriber's filters, as they stood then, with their sources (as known then)."""
+    events = [ev for ev in select_events(engine, observed_from=period.start,
+                                         observed_to=period.end, as_known_at=as_known_at)
+              if _matches(ev, sub)]
+    return [EventNote(ev["key"], ev["title"], ev["status"], as_date(ev["announced_on"]),
+                      as_date(ev["effective_on"]), ev["regime"] or "unknown",
+                      tuple(Source(s["url"], s["kind"], s["title"], s["quote"])
+                            for s in ev["sources"]),
+                      title_ja=ev["details"].get("title_ja")
+                      if isinstance(ev["details"], dict) else None)
             for ev in events]
 
 
-def _matches(ev: Any, sub: SubscriberConfig) -> bool:
-    if sub.jurisdictions and ev.jurisdiction not in sub.jurisdictions:
+def _matches(ev: dict[str, Any], sub: SubscriberConfig) -> bool:
+    if sub.jurisdictions and ev["jurisdiction"] not in sub.jurisdictions:
         return False
-    if sub.categories and not set(sub.categories) & set(ev.categories or ()):
+    if sub.categories and not set(sub.categories) & set(ev["categories"] or ()):
         return False
-    if sub.instruments and not set(sub.instruments) & set(ev.law_ids or ()):
+    if sub.instruments and not set(sub.instruments) & set(ev["law_ids"] or ()):
         return False
     return True
 
