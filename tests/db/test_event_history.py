@@ -34,7 +34,7 @@ def _events(engine) -> None:
 
 
 def _shown(engine, when) -> dict[str, tuple]:
-    return {e["key"]: (e["title"], e["status"], e["effective_on"], [s["quote"] for s in e["sources"]])
+    return {e["key"]: (e["title"], e["status"], e["effective_on"], [s["quote"] for s in e["known_sources"]])
             for e in select_events(engine, **WEEK, as_known_at=when)}
 
 

@@ -492,46 +492,44 @@ def event_states_at(conn: Any, as_known_at: datetime,
     return {row["key"]: dict(row) for row in conn.execute(stmt).mappings()}  # the earliest wins
 
 
+def events_as_known(conn: Any, as_known_at: datetime | None) -> list[dict[str, Any]]:
+    """Every event as it stood at `as_known_at` (rule 4; now when None) with its sources
+    then: dicts of `id` (None for an event since removed), `key`, the columns EVENT_SHOWN,
+    `sources` (its evidence rows in order: dicts of EVENT_SOURCE) and `known_sources`
+    (those known at T, rule 2). Events are few (one per regulatory action): all are read."""
+    columns = [Event.id, Event.key, *(getattr(Event, k) for k in EVENT_SHOWN)]
+    events = {r["key"]: {**r, "sources": []} for r in conn.execute(select(*columns)).mappings()}
+    by_id = {e["id"]: e for e in events.values()}
+    for event_id, *values in conn.execute(
+            select(Evidence.event_id, *(getattr(Evidence, k) for k in EVENT_SOURCE))
+            .where(Evidence.event_id.is_not(None)).order_by(Evidence.id)):
+        by_id[event_id]["sources"].append(dict(zip(EVENT_SOURCE, values, strict=True)))
+    if as_known_at is None:
+        return [{**e, "known_sources": e["sources"]} for e in events.values()]
+    for key, state in event_states_at(conn, as_known_at).items():
+        if state.pop("absent"):
+            events.pop(key, None)
+        else:
+            events[key] = {"id": events.get(key, {}).get("id"), **state}
+    out = [e for e in events.values() if _utc(e["first_observed_at"]) <= as_known_at]
+    versions = sorted({s["document_version_id"] for e in out for s in e["sources"]} - {None})
+    observed = dict(conn.execute(
+        select(DocumentVersion.id, _raw(DocumentVersion.observed_at))
+        .where(_among(DocumentVersion.id, versions, conn.dialect.name))).all() if versions else [])
+    return [{**e, "known_sources": [s for s in e["sources"] if s["document_version_id"] is None
+                                    or _utc(observed[s["document_version_id"]]) <= as_known_at]}
+            for e in out]
+
+
 def select_events(engine: Engine, *, observed_from: datetime, observed_to: datetime,
                   as_known_at: datetime | None = None) -> list[dict[str, Any]]:
-    """Events first observed in [observed_from, observed_to) and by `as_known_at`, as they
-    stood then (rule 4) with their sources known then (rule 2): dicts of `id` (None for an
-    event since removed), `key`, the columns EVENT_SHOWN and `sources` (dicts of
-    EVENT_SOURCE), in order of first observation, then key."""
-    columns = [Event.id, Event.key, *(getattr(Event, k) for k in EVENT_SHOWN)]
+    """Events first observed in [observed_from, observed_to), as they stood at `as_known_at`
+    (see events_as_known), in order of first observation, then key."""
     with engine.connect() as conn:
-        events = {r["key"]: dict(r) for r in conn.execute(select(*columns)).mappings()}
-        if as_known_at is not None:
-            for key, state in event_states_at(conn, as_known_at).items():
-                if state.pop("absent"):
-                    events.pop(key, None)
-                else:
-                    events[key] = {"id": events.get(key, {}).get("id"), **state}
-        end = min(observed_to, as_known_at) if as_known_at is not None else observed_to
-        out = sorted((e for e in events.values()
-                      if observed_from <= _utc(e["first_observed_at"]) < observed_to
-                      and _utc(e["first_observed_at"]) <= end),
-                     key=lambda e: (_utc(e["first_observed_at"]), e["key"]))
-        current = {e["id"]: e for e in out if "sources" not in e}
-        for e in current.values():
-            e["sources"] = []
-        if current:
-            for event_id, *values in conn.execute(
-                    select(Evidence.event_id, *(getattr(Evidence, k) for k in EVENT_SOURCE))
-                    .where(_among(Evidence.event_id, sorted(current), conn.dialect.name))
-                    .order_by(Evidence.id)):
-                current[event_id]["sources"].append(dict(zip(EVENT_SOURCE, values, strict=True)))
-        if as_known_at is not None:
-            versions = sorted({s["document_version_id"] for e in out for s in e["sources"]}
-                              - {None})
-            observed = dict(conn.execute(
-                select(DocumentVersion.id, _raw(DocumentVersion.observed_at))
-                .where(_among(DocumentVersion.id, versions, conn.dialect.name))).all()
-                if versions else [])
-            for e in out:
-                e["sources"] = [s for s in e["sources"] if s["document_version_id"] is None
-                                or _utc(observed[s["document_version_id"]]) <= as_known_at]
-    return out
+        events = events_as_known(conn, as_known_at)
+    return sorted((e for e in events
+                   if observed_from <= _utc(e["first_observed_at"]) < observed_to),
+                  key=lambda e: (_utc(e["first_observed_at"]), e["key"]))
 
 
 def _load_categories(conn: Any, ids: list[str]) -> dict[str, tuple[str, ...]]:
@@ -771,61 +769,72 @@ def select_press_items(
     """Events reported only by the press, and events whose sources disagree.
 
     The window applies to the event's announced_on / effective_on / first_observed_at as
-    ``select_changes`` does. As known at T: the event was first observed <= T; its evidence
-    follows rule 2; a discrepancy is shown when every URL it names that has evidence on the
-    event has at least one such evidence row known by T.
+    ``select_changes`` does. As known at T: the event as it stood then (rule 4), first
+    observed <= T; its evidence follows rule 2; a discrepancy is shown when every URL it
+    names that has evidence on the event has at least one such evidence row known by T.
     """
     _check_by(by)
     as_known_at = _aware(as_known_at, tz)
-    e = Event
-    stmt = (select(e.id, e.key, e.title, e.status, e.jurisdiction, e.law_ids, e.categories,
-                   e.regime, e.outside_wassenaar, e.announced_on, e.effective_on,
-                   e.first_observed_at, e.details))
-    stmt = _in_window(stmt, announced=e.announced_on, effective=e.effective_on,
-                      observed=e.first_observed_at, since=since, until=until, by=by,
-                      observed_from=observed_from, observed_to=observed_to,
-                      as_known_at=as_known_at, tz=tz)
     wanted_cats, wanted_laws = set(categories), set(instruments)
-
-    items: list[PressItem] = []
     with engine.connect() as conn:
-        for ev in conn.execute(stmt).all():
-            raw = (ev.details or {}).get("discrepancies") or []
-            if ev.status != "reported_unofficial" and not raw:
-                continue
-            if wanted_cats and not wanted_cats & set(ev.categories or ()):
-                continue
-            if wanted_laws and not wanted_laws & set(ev.law_ids or ()):
-                continue
-            ev_stmt = (select(Evidence.url, Evidence.kind, Evidence.title, Evidence.quote,
-                              Evidence.document_version_id)
-                       .where(Evidence.event_id == ev.id).order_by(Evidence.id))
-            all_evidence = conn.execute(ev_stmt).all()
-            known_stmt = ev_stmt.where(evidence_known(Evidence, as_known_at)) \
-                if as_known_at is not None else ev_stmt
-            known = conn.execute(known_stmt).all()
-            known_urls = {r.url for r in known}
-            evidenced_urls = {r.url for r in all_evidence}
-            discrepancies = tuple(
-                _discrepancy(d) for d in raw
-                if isinstance(d, dict) and all(
-                    u in known_urls for u in (d.get("official_url"), d.get("press_url"))
-                    if u and u in evidenced_urls)
-            )
-            sources = _distinct([Source(url=r.url, kind=r.kind, title=r.title, quote=r.quote)
-                                 for r in known])
-            if ev.status != "reported_unofficial" and not discrepancies:
-                continue
-            items.append(PressItem(
-                key=ev.key, title=ev.title, status=ev.status, jurisdiction=ev.jurisdiction,
-                law_ids=tuple(ev.law_ids or ()), categories=tuple(ev.categories or ()),
-                regime=ev.regime, outside_wassenaar=ev.outside_wassenaar,
-                announced_on=ev.announced_on, effective_on=ev.effective_on,
-                first_observed_at=_utc(ev.first_observed_at), sources=sources,
-                discrepancies=discrepancies))
+        events = events_as_known(conn, as_known_at)
+    items: list[PressItem] = []
+    for ev in events:
+        raw = (ev["details"] or {}).get("discrepancies") or []
+        if ev["status"] != "reported_unofficial" and not raw:
+            continue
+        if wanted_cats and not wanted_cats & set(ev["categories"] or ()):
+            continue
+        if wanted_laws and not wanted_laws & set(ev["law_ids"] or ()):
+            continue
+        if not _event_in_window(ev, since=since, until=until, by=by, observed_from=observed_from,
+                                observed_to=observed_to, tz=tz):
+            continue
+        known_urls = {s["url"] for s in ev["known_sources"]}
+        evidenced_urls = {s["url"] for s in ev["sources"]}
+        discrepancies = tuple(
+            _discrepancy(d) for d in raw
+            if isinstance(d, dict) and all(
+                u in known_urls for u in (d.get("official_url"), d.get("press_url"))
+                if u and u in evidenced_urls)
+        )
+        if ev["status"] != "reported_unofficial" and not discrepancies:
+            continue
+        items.append(PressItem(
+            key=ev["key"], title=ev["title"], status=ev["status"],
+            jurisdiction=ev["jurisdiction"], law_ids=tuple(ev["law_ids"] or ()),
+            categories=tuple(ev["categories"] or ()), regime=ev["regime"],
+            outside_wassenaar=ev["outside_wassenaar"], announced_on=as_date(ev["announced_on"]),
+            effective_on=as_date(ev["effective_on"]), first_observed_at=_utc(ev["first_observed_at"]),
+            sources=_distinct([Source(url=s["url"], kind=s["kind"], title=s["title"],
+                                      quote=s["quote"]) for s in ev["known_sources"]]),
+            discrepancies=discrepancies))
     # Sorted here: the backends disagree on where NULL dates go.
     items.sort(key=lambda i: (i.announced_on or date.max, i.first_observed_at, i.key))
     return items
+
+
+def _event_in_window(ev: dict[str, Any], *, since: date | None, until: date | None,
+                     by: str | None, observed_from: datetime | None,
+                     observed_to: datetime | None, tz: tzinfo) -> bool:
+    """`_in_window` for one event (as known, in Python): its announced_on, effective_on and
+    first observation stand for a change's three dates."""
+    first = _utc(ev["first_observed_at"])
+    if observed_from is not None and first < _aware(observed_from, tz):
+        return False
+    if observed_to is not None and first >= _aware(observed_to, tz):
+        return False
+    if since is None and until is None:
+        return True
+
+    def within(day: date | None) -> bool:
+        return (day is not None and (since is None or day >= since)
+                and (until is None or day <= until))
+
+    hits = {"announced": within(as_date(ev["announced_on"])),
+            "effective": within(as_date(ev["effective_on"])),
+            "observed": within(first.astimezone(tz).date())}
+    return hits[by] if by else any(hits.values())
 
 
 def _discrepancy(raw: dict[str, Any]) -> Discrepancy:

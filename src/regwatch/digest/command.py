@@ -192,7 +192,7 @@ def event_notes(engine: Engine, period: Period, sub: SubscriberConfig,
     return [EventNote(ev["key"], ev["title"], ev["status"], as_date(ev["announced_on"]),
                       as_date(ev["effective_on"]), ev["regime"] or "unknown",
                       tuple(Source(s["url"], s["kind"], s["title"], s["quote"])
-                            for s in ev["sources"]),
+                            for s in ev["known_sources"]),
                       title_ja=ev["details"].get("title_ja")
                       if isinstance(ev["details"], dict) else None)
             for ev in events]
