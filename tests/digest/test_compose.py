@@ -85,6 +85,22 @@ def test_subject_counts_changes_and_not_yet_in_force() -> None:
     assert msg["Subject"] == "regwatch: 1 control-list change — week of 2024-09-02"
 
 
+def test_a_subject_longer_than_a_line_reads_back_exactly() -> None:
+    # Folded just before the dash's encoded word: CPython's folder alone reads back
+    # "… 5 source problems  — week of …" (two spaces), as mail clients showed it.
+    problems = tuple(SourceHealth(f"source-{n}", None, None, 0, None, None, None) for n in range(5))
+    note = EventNote("ev-b", "Public comment invited", "official", date(2024, 9, 3), None)
+    content = DigestContent(PERIOD, announcements=(note,), health=problems)
+    raw, msg = build(content)
+    assert msg["Subject"] == ("regwatch: no control-list changes, 1 announcement, 5 source problems"
+                              " — week of 2024-09-02")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert b"5 source problems\r\n =?utf-8?" in head  # the fold this test is about
+    assert max(len(line) for line in head.split(b"\r\n")) <= 78
+    _, msg = build(content, lang="ja")  # encoded words only: read back as before
+    assert msg["Subject"] == "regwatch: 規制リストの変更なし、発表 1件、情報源の異常 5件 — 2024-09-02 の週"
+
+
 def test_japanese_subject_and_body_round_trip_as_utf8() -> None:
     content = DigestContent(PERIOD, (change("a", effective=date(2024, 10, 1)),))
     raw, msg = build(content, lang="ja", name="輸出管理チーム")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import EmailPolicy
 from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any
@@ -80,6 +80,24 @@ class DigestContent:
         """Changes whose effective date is after the period (unknown dates are not counted)."""
         end = self.period.end.date()
         return sum(1 for c in self.changes if c.effective_on is not None and c.effective_on > end)
+
+
+class _SmtpPolicy(EmailPolicy):
+    """email.policy.SMTP, except that a header folded before an encoded word keeps one
+    space. CPython's folder leaves the space before the line break and adds the folding
+    one, so an English subject longer than a line ("… 5 source problems — week of …")
+    read back with two spaces before the dash. Whitespace next to an encoded word is
+    otherwise kept, so one space less is exactly the original text."""
+
+    def fold(self, name: str, value: str) -> str:
+        return super().fold(name, value).replace(" " + self.linesep + " ", self.linesep + " ")
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        linesep = self.linesep.encode("ascii")
+        return super().fold_binary(name, value).replace(b" " + linesep + b" ", linesep + b" ")
+
+
+SMTP = _SmtpPolicy(linesep="\r\n")
 
 
 def message_id(email: str, period: Period, domain: str) -> str:
