@@ -118,16 +118,6 @@ def test_an_announcement_is_new_in_one_week_only(demo_out: Path) -> None:
     assert weeks == {"digest-2023-03-27"}
 
 
-class _Addresses:
-    """Stands in for the replay server when only the demo's configuration is needed."""
-
-    def __init__(self, story) -> None:
-        self.story = story
-
-    def local_url(self, url: str) -> str:
-        return url
-
-
 def _parts(path: Path) -> dict[str, str]:
     msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     out = {h: str(msg[h]) for h in ("Subject", "Date", "From", "To", "Message-ID")}
@@ -139,29 +129,24 @@ def test_each_demo_digest_is_rebuilt_exactly_as_known_at_its_moment(demo_out: Pa
                                                                       tmp_path: Path) -> None:
     """The audit replay: every digest the demo built during its story (each from what the
     pipeline knew at that step) comes back the same from the finished history with
-    `digest --as-known-at` that step's moment — changes, dates, sources, corrections,
-    announcements and source problems."""
-    from regwatch.app import App
-    from regwatch.config import load_config
-    from regwatch.demo import DEMO_DATA, demo_config
+    `regwatch digest --as-known-at` that step's moment — changes, dates, sources,
+    corrections, announcements and source problems — through the config the demo writes."""
+    from regwatch.demo import DEMO_DATA
     from regwatch.demo_server import load_story
-    from regwatch.digest.command import run_digest
 
     story = load_story(DEMO_DATA)
     last_step_of_day = {step.at.date(): step for step in story.steps}  # a day's folder: its last
-    app = App(demo_config(load_config(None), demo_out, _Addresses(story)))
     compared = 0
-    try:
-        for day, step in last_step_of_day.items():
-            built = sorted((demo_out / "digests" / f"{day:%Y-%m-%d}").glob("*.eml"))
-            outcome = run_digest(app, week_of=day, dry_run_dir=tmp_path / str(day),
-                                 as_known_at=step.at)
-            assert [p.name for p in outcome.written] == [p.name for p in built]
-            for original, replay in zip(built, outcome.written, strict=True):
-                assert _parts(replay) == _parts(original), original.name
-                compared += 1
-    finally:
-        app.close()
+    for day, step in last_step_of_day.items():
+        built = sorted((demo_out / "digests" / f"{day:%Y-%m-%d}").glob("*.eml"))
+        out = tmp_path / str(day)
+        assert main(["--config", str(demo_out / "regwatch.toml"), "digest", "--week-of", str(day),
+                     "--dry-run", str(out), "--as-known-at", step.at.isoformat()]) == 0
+        replayed = sorted(out.glob("*.eml"))
+        assert [p.name for p in replayed] == [p.name for p in built]
+        for original, replay in zip(built, replayed, strict=True):
+            assert _parts(replay) == _parts(original), original.name
+            compared += 1
     assert compared >= 10
 
 
@@ -201,3 +186,13 @@ def test_each_report_during_the_story_is_rebuilt_exactly_as_known_at_its_moment(
             assert replay.get(key) == original.get(key), f"{at}: {key}"
         compared += len(original["changes"])
     assert compared > 100
+
+
+def test_a_digest_replay_is_only_written_and_only_of_the_past(demo_out: Path, tmp_path: Path,
+                                                               capsys) -> None:
+    config = ["--config", str(demo_out / "regwatch.toml"), "digest"]
+    assert main([*config, "--send", "--as-known-at", "2024-04-26T21:00:00+09:00"]) == 2
+    assert "use it with --dry-run DIR" in capsys.readouterr().err
+    assert main([*config, "--dry-run", str(tmp_path), "--as-known-at", "2999-01-01T00:00"]) == 2
+    assert "is in the future" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -62,6 +62,21 @@ def demo_config(base: Config, out_dir: Path, server: ReplayServer) -> Config:
         base_dir=out_dir)
 
 
+def explore_config(config: Config) -> str:
+    """A config naming the demo database and subscribers, so that every other command can
+    look at the demo history (`digest --dry-run DIR --as-known-at T` replays its digests).
+    Values are written as JSON strings and arrays, which TOML reads alike."""
+    q = json.dumps
+    lines = ["# Written by `regwatch demo`: point other commands at the demo history.",
+             f"data_dir = {q(config.data_dir)}", "", "[database]", f"url = {q(config.database.url)}",
+             "", "[digest]", f"report_url = {q(config.digest.report_url)}"]
+    for sub in config.subscribers:
+        lines += ["", "[[subscriber]]", f"email = {q(sub.email)}", f"language = {q(sub.language)}",
+                  f"name = {q(sub.name, ensure_ascii=False)}",
+                  f"categories = {q(list(sub.categories), ensure_ascii=False)}"]
+    return "\n".join(lines) + "\n"
+
+
 def _press_options(file: str) -> dict:
     name = file.split("/")[-1]
     options = {"outlet": _OUTLETS.get(name.split(".")[0], name.split(".")[0])}
@@ -112,11 +127,7 @@ def run_demo(base: Config, out_dir: Path) -> None:
             summary = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
         finally:
             app.close()
-    # A config naming the demo database, so that every other command can look at it.
-    (out_dir / "regwatch.toml").write_text(
-        f'# Written by `regwatch demo`: point other commands at the demo history.\n'
-        f'data_dir = "{out_dir / "data"}"\n\n[database]\nurl = "sqlite:///{out_dir / "regwatch.db"}"\n',
-        encoding="utf-8")
+    (out_dir / "regwatch.toml").write_text(explore_config(config), encoding="utf-8")
     changes = summary.get("changes", [])
     outside = [c for c in changes if c.get("outside_wassenaar")]
     emls = sorted((out_dir / "digests").rglob("*.eml"))
