@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -185,3 +187,47 @@ def test_a_quote_backing_several_fields_is_one_source(hist_engine) -> None:
     assert [s.quote for s in official.sources].count("April 26, 2024") == 1
     [sem] = [c for c in select_changes(hist_engine, since=date(2024, 1, 1)) if c.id == h.C24_SEM]
     assert [s.quote for s in sem.sources].count("April 26, 2024") == 1
+
+
+def test_an_announcement_without_its_changes_yet_is_reported(hist_engine) -> None:
+    """The early warning: METI announced the 2024 additions on 26 April; the list changes
+    reached e-Gov in August. A report in between lists the announcement; once the changes
+    are known the event is reported through them."""
+    import jsonschema
+
+    from regwatch.report.base import get_reporter
+    from regwatch.report.command import collect
+    from regwatch.report.json_report import load_schema
+
+    window = dict(since=date(2024, 4, 1), until=date(2024, 5, 31), by=None)
+    then = collect(hist_engine, as_known_at=at("2024-05-01T00:00"), **window)
+    assert then.changes == () and [a.key for a in then.announcements] == [h.EVENT_2024]
+    [announced] = then.announcements
+    assert announced.status == "official" and announced.discrepancies == ()
+    assert announced.announced_on == date(2024, 4, 26)
+    assert collect(hist_engine, as_known_at=at("2024-04-26T06:00"), **window).announcements == ()
+    assert collect(hist_engine, as_known_at=at("2024-05-01T00:00"), categories=["hbm"],
+                   **window).announcements == ()
+    assert [a.key for a in collect(hist_engine, as_known_at=at("2024-05-01T00:00"),
+                                   categories=["quantum-computer"], **window).announcements] \
+        == [h.EVENT_2024]
+    now = collect(hist_engine, as_known_at=None, **window)
+    assert {c.event["key"] for c in now.changes} == {h.EVENT_2024} and now.announcements == ()
+    # Every format says so.
+    report = json.loads(get_reporter("json").render(then))
+    jsonschema.validate(report, load_schema())
+    assert [a["key"] for a in report["announcements"]] == [h.EVENT_2024]
+    assert report["summary"]["announcements"] == 1
+    assert "## Announcements without a list change yet" in get_reporter("md").render(then)
+    assert "1 announcement without a list change yet" in then.summary().totals_text()
+    atom = get_reporter("atom").render(then)
+    assert "urn:regwatch:event:" + quote(h.EVENT_2024, safe="") in atom
+    assert "no list change recorded yet" in atom
+    from bs4 import BeautifulSoup
+
+    dom = BeautifulSoup(get_reporter("html").render(then), "html.parser")
+    section = dom.select_one("section#announcements")
+    assert section.h2.get_text() == "Announcements without a list change yet"
+    assert [a.h3.get_text() for a in section.select("article")] == [announced.title]
+    assert dom.select_one('nav a[href="#announcements"]') is not None
+    assert "1 announcement without a list change yet" in dom.select_one("p.totals").get_text()

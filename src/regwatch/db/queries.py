@@ -107,8 +107,9 @@ class Discrepancy:
 
 
 @dataclass(frozen=True)
-class PressItem:
-    """An event known from the press only, or one where press and official sources differ."""
+class EventItem:
+    """An event as a report lists it apart from its changes: known from the press only, one
+    whose press and official sources differ, or one announced without a list change yet."""
 
     key: str
     title: str | None
@@ -765,7 +766,7 @@ def select_press_items(
     categories: Iterable[str] = (),
     instruments: Iterable[str] = (),
     tz: tzinfo = UTC,
-) -> list[PressItem]:
+) -> list[EventItem]:
     """Events reported only by the press, and events whose sources disagree.
 
     The window applies to the event's announced_on / effective_on / first_observed_at as
@@ -773,16 +774,42 @@ def select_press_items(
     observed <= T; its evidence follows rule 2; a discrepancy is shown when every URL it
     names that has evidence on the event has at least one such evidence row known by T.
     """
+    items = _event_items(engine, since=since, until=until, by=by, as_known_at=as_known_at,
+                         observed_from=observed_from, observed_to=observed_to,
+                         categories=categories, instruments=instruments, tz=tz)
+    return [i for i in items if i.status == "reported_unofficial" or i.discrepancies]
+
+
+def select_announcements(
+    engine: Engine,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    by: str | None = None,
+    as_known_at: datetime | None = None,
+    categories: Iterable[str] = (),
+    instruments: Iterable[str] = (),
+    tz: tzinfo = UTC,
+) -> list[EventItem]:
+    """Official events in the window (as ``select_press_items``), without discrepancies (the
+    press section shows those): the caller keeps those none of its changes belong to."""
+    items = _event_items(engine, since=since, until=until, by=by, as_known_at=as_known_at,
+                         categories=categories, instruments=instruments, tz=tz)
+    return [dataclasses.replace(i, discrepancies=()) for i in items if i.status == "official"]
+
+
+def _event_items(engine: Engine, *, since: date | None, until: date | None, by: str | None,
+                 as_known_at: datetime | None, categories: Iterable[str],
+                 instruments: Iterable[str], tz: tzinfo, observed_from: datetime | None = None,
+                 observed_to: datetime | None = None) -> list[EventItem]:
+    """Every event in the window, as known at T, as an EventItem (see select_press_items)."""
     _check_by(by)
     as_known_at = _aware(as_known_at, tz)
     wanted_cats, wanted_laws = set(categories), set(instruments)
     with engine.connect() as conn:
         events = events_as_known(conn, as_known_at)
-    items: list[PressItem] = []
+    items: list[EventItem] = []
     for ev in events:
-        raw = (ev["details"] or {}).get("discrepancies") or []
-        if ev["status"] != "reported_unofficial" and not raw:
-            continue
         if wanted_cats and not wanted_cats & set(ev["categories"] or ()):
             continue
         if wanted_laws and not wanted_laws & set(ev["law_ids"] or ()):
@@ -793,14 +820,12 @@ def select_press_items(
         known_urls = {s["url"] for s in ev["known_sources"]}
         evidenced_urls = {s["url"] for s in ev["sources"]}
         discrepancies = tuple(
-            _discrepancy(d) for d in raw
+            _discrepancy(d) for d in (ev["details"] or {}).get("discrepancies") or []
             if isinstance(d, dict) and all(
                 u in known_urls for u in (d.get("official_url"), d.get("press_url"))
                 if u and u in evidenced_urls)
         )
-        if ev["status"] != "reported_unofficial" and not discrepancies:
-            continue
-        items.append(PressItem(
+        items.append(EventItem(
             key=ev["key"], title=ev["title"], status=ev["status"],
             jurisdiction=ev["jurisdiction"], law_ids=tuple(ev["law_ids"] or ()),
             categories=tuple(ev["categories"] or ()), regime=ev["regime"],

@@ -1,5 +1,6 @@
 """The Atom feed of a report: one entry per event (a change without an event is its own
-entry), and one per date correction, so a postponed enforcement date reaches followers too.
+entry; an announcement without changes yet is its event's entry), and one per date
+correction, so a postponed enforcement date reaches followers too.
 
 Rendered from ``reports/report.atom.j2`` with XML autoescaping; characters XML 1.0 cannot
 carry (control characters in scraped text) are dropped first.
@@ -61,6 +62,14 @@ def entries(data: ReportData) -> list[Entry]:
                 updated=max(c.observed_at for c in group.changes),
                 published=min(c.observed_at for c in group.changes),
                 link=link, changes=group.changes))
+    for a in data.announcements:  # the same id as the event's entry once its changes come
+        official = [s for s in a.sources if http_url(s.url) and not is_press(s.kind)]
+        out.append(Entry(
+            id="urn:regwatch:event:" + quote(a.key, safe=""), title=a.title or a.key,
+            headline=(f"Announced {a.announced_on or 'on an unknown date'}; effective "
+                      f"{a.effective_on or 'not known'}; no list change recorded yet"),
+            updated=a.first_observed_at, published=a.first_observed_at,
+            link=http_url(official[0].url) if official else None, changes=()))
     for d in data.date_corrections:
         key = f"{d.law_id}:{d.event_key or ''}:{d.field}:{utc_iso(d.known_at)}:{d.old_value}:{d.new_value}"
         text = f"{correction_text(d)} for {correction_scope(d)}"

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from regwatch.db.queries import DateCorrection, PressItem
+from regwatch.db.queries import DateCorrection, EventItem
 from regwatch.models import ChangeRecord, DocumentChange
 
 log = logging.getLogger(__name__)
@@ -66,13 +66,16 @@ class Summary:
     discrepancies: int
     page_changes: int
     date_corrections: int = 0
+    announcements: int = 0
 
     def totals_text(self) -> str:
         """The summary's counts as one plain sentence, the numbers agreeing with their nouns."""
         corrections = (f", {_plural(self.date_corrections, 'date correction', 'date corrections')}"
                        if self.date_corrections else "")
+        announced = (f"; {_plural(self.announcements, 'announcement', 'announcements')} without a"
+                     " list change yet" if self.announcements else "")
         return (f"{_plural(self.total, 'provision change', 'provision changes')}, "
-                f"{self.not_yet_in_force} not yet in force; "
+                f"{self.not_yet_in_force} not yet in force{announced}; "
                 f"{_plural(self.press_items, 'press-only report', 'press-only reports')}, "
                 f"{_plural(self.discrepancies, 'discrepancy', 'discrepancies')}, "
                 f"{_plural(self.page_changes, 'watched-page change', 'watched-page changes')}"
@@ -97,6 +100,7 @@ class Summary:
             "discrepancies": self.discrepancies,
             "page_changes": self.page_changes,
             "date_corrections": self.date_corrections,
+            "announcements": self.announcements,
         }
 
 
@@ -120,7 +124,8 @@ class ReportData:
     generated_at: datetime
     changes: tuple[ChangeRecord, ...] = ()
     documents: tuple[DocumentChange, ...] = ()
-    press_items: tuple[PressItem, ...] = ()
+    press_items: tuple[EventItem, ...] = ()
+    announcements: tuple[EventItem, ...] = ()  # official events without changes in the report
     date_corrections: tuple[DateCorrection, ...] = ()
     as_known_at: datetime | None = None
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -171,6 +176,7 @@ def summarise(data: ReportData) -> Summary:
         discrepancies=sum(len(p.discrepancies) for p in data.press_items),
         page_changes=len(data.documents),
         date_corrections=len(data.date_corrections),
+        announcements=len(data.announcements),
     )
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from regwatch.db.queries import (
+    select_announcements,
     select_changes,
     select_date_corrections,
     select_document_changes,
@@ -42,16 +43,22 @@ def collect(engine: Any, *, since: date, until: date | None, by: str | None,
                              **window)
     press = select_press_items(engine, by=by, categories=categories, instruments=instruments,
                                **window)
+    # Announced (or published) events none of whose changes are in the report: the early
+    # warning of a list change the law texts do not show yet.
+    reported = {c.event["key"] for c in changes if c.event}
+    announcements = [a for a in select_announcements(engine, by=by, categories=categories,
+                                                     instruments=instruments, **window)
+                     if a.key not in reported]
     observed = by in (None, "observed")  # pages and date corrections have no other date
     documents = select_document_changes(engine, **window) if observed else []
     corrections = select_date_corrections(engine, categories=categories, instruments=instruments,
                                           **window) if observed else []
-    log.info("report %s..%s by %s: %d changes, %d press items, %d page changes, "
-             "%d date corrections", since, until, by or "any", len(changes), len(press),
-             len(documents), len(corrections))
+    log.info("report %s..%s by %s: %d changes, %d announcements without changes, "
+             "%d press items, %d page changes, %d date corrections", since, until, by or "any",
+             len(changes), len(announcements), len(press), len(documents), len(corrections))
     return ReportData(
         window=Window(since, until, by), generated_at=generated_at, changes=tuple(changes),
-        documents=tuple(documents), press_items=tuple(press),
+        documents=tuple(documents), press_items=tuple(press), announcements=tuple(announcements),
         date_corrections=tuple(corrections), as_known_at=as_known_at,
         filters={"categories": tuple(categories), "instruments": tuple(instruments)},
         timezone=getattr(tz, "key", None) or str(tz))

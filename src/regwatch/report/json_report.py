@@ -38,6 +38,7 @@ def report_json(data: ReportData) -> dict[str, Any]:
         "changes": [c.to_json() for c in data.changes],
         "documents": [d.to_json() for d in data.documents],
         "press_items": [p.to_json() for p in data.press_items],
+        "announcements": [a.to_json() for a in data.announcements],
         "date_corrections": [d.to_json() for d in data.date_corrections],
     }
 

@@ -162,6 +162,13 @@ class MarkdownReporter(Reporter):
             out += ["## Date corrections", ""]
             for d in data.date_corrections:
                 out += _correction(d)
+        if data.announcements:
+            out += ["## Announcements without a list change yet", ""]
+            for a in data.announcements:
+                out += [f"### {md_escape(a.title or a.key)}", "",
+                        f"Announced {a.announced_on or 'unknown'}; effective "
+                        f"{a.effective_on or 'unknown'}; first observed "
+                        f"{a.first_observed_at.isoformat()}", "", *_sources(a.sources), ""]
         if data.press_items:
             out += ["## Press reports and discrepancies", ""]
             for p in data.press_items:
