@@ -122,11 +122,15 @@ def source_health(engine: Engine, config: Config | None = None,
                   as_known_at: datetime | None = None) -> list[SourceHealth]:
     """Health of every source in the database, plus configured sources never run.
 
-    With `as_known_at`, health as it stood then: only runs started by then, a run that had
-    not finished by then counts as running, and no next run is known.
+    With `as_known_at`, health as it stood then: only sources created and runs started by
+    then, a run that had not finished by then counts as running, and no next run is known.
+    (Configured sources never run are those of the configuration given.)
     """
+    stmt = select(SourceRow.id, SourceRow.name).order_by(SourceRow.name)
+    if as_known_at is not None:  # a source first run later was not in the database then
+        stmt = stmt.where(SourceRow.created_at <= as_known_at)
     with engine.connect() as conn:
-        sources = conn.execute(select(SourceRow.id, SourceRow.name).order_by(SourceRow.name)).all()
+        sources = conn.execute(stmt).all()
         out = [health_of(name, _runs(conn, source_id, as_known_at)) for source_id, name in sources]
     next_runs = _next_runs(engine) if as_known_at is None else {}
     out = [replace(h, next_run_at=next_runs.get(h.source)) for h in out]

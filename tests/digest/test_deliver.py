@@ -309,3 +309,43 @@ def test_summary_reads_well(engine, smtp_server, make_app) -> None:
                         " 1 failed, 1 sent")
     assert lines[1].startswith("  failed: b@example.com (attempt 1): recipient refused: "
                                "b@example.com: 550 5.1.1 mailbox unavailable")
+
+
+def test_a_sent_digest_is_rebuilt_by_a_replay_at_its_date(engine, smtp_server, make_app,
+                                                          tmp_path) -> None:
+    """A digest is built as known at its Date header's moment: replayed at that moment it
+    comes back the same, though a date it reported was postponed afterwards."""
+    import email
+    import email.policy
+    from email.utils import parsedate_to_datetime
+
+    from regwatch.db.session import transaction
+    from regwatch.db.tables import ControlChange, DocumentRow, DocumentVersion, SourceRow
+    from regwatch.derive import date_history
+
+    seed(engine)
+    server = smtp_server("starttls")
+    app = make_app(subs(A), server)
+    assert not run_digest(app, week_of=WEEK, send=True, now=AFTER).failed
+    sent = server.handler.to(A)[0]
+    later = datetime(2024, 9, 10, tzinfo=UTC)  # a run after the digest learnt c1 is postponed
+    with transaction(engine) as s:
+        s.add(SourceRow(id=1, name="meti", scraper="meti_press", created_at=later))
+        s.flush()
+        s.add(DocumentRow(id=1, source_id=1, key="n", url="https://www.meti.go.jp/n.html",
+                          kind="meti_press", first_seen_at=later, last_seen_at=later))
+        s.flush()
+        s.add(DocumentVersion(id=1, document_id=1, version=1, content_sha256="n",
+                              observed_at=later, change_type="added"))
+        s.flush()
+        s.get(ControlChange, "c1").effective_on = date(2024, 12, 1)
+        s.flush()
+        date_history.record(s)
+    moment = parsedate_to_datetime(sent.message["Date"])
+    outcome = run_digest(app, week_of=WEEK, dry_run_dir=tmp_path, as_known_at=moment)
+    [replay] = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                for p in outcome.written]
+    for kind in ("plain", "html"):
+        assert replay.get_body((kind,)).get_content() == sent.message.get_body((kind,)).get_content()
+    assert replay["Subject"] == sent.message["Subject"] and replay["Date"] == sent.message["Date"]
+    assert "Effective: 2024-10-01" in replay.get_body(("plain",)).get_content()

@@ -8,9 +8,10 @@ Each change has one observation time, so it lands in exactly one period.
 --send refuses a period that has not ended (what is learned later in it would never be
 sent), holds the `digest` lease so two runs cannot send at once, and also retries
 unfinished rows of earlier periods. --dry-run writes one .eml per subscriber and writes
-nothing to the database. --dry-run with --as-known-at T rebuilds the digest as it was
-built at T, for an audit: its changes, dates, sources and date corrections as known then,
-the source problems as they stood then, dated T.
+nothing to the database. Every digest is built as known at the moment its Date header
+gives, so --dry-run with --as-known-at that moment rebuilds it, for an audit: its
+changes, dates, sources, date corrections and announcements as known then, the source
+problems as they stood then.
 """
 
 from __future__ import annotations
@@ -158,7 +159,10 @@ def _composer(engine: Engine, config: Config, sub: SubscriberConfig, period: Per
               health: tuple[SourceHealth, ...], now: datetime,
               as_known_at: datetime | None = None) -> Callable[[], Composed]:
     def build() -> Composed:
-        content = digest_content(engine, config, sub, period, health, as_known_at=as_known_at)
+        # Built as known at its Date header's moment, so that `--as-known-at` that moment
+        # rebuilds a sent digest exactly, whatever runs committed while it was being sent.
+        content = digest_content(engine, config, sub, period, health,
+                                 as_known_at=as_known_at or now)
         if content.is_empty and config.digest.empty_week == "skip":
             return Composed(None, 0)
         message = compose_digest(content, Recipient(sub.email, sub.language, sub.name),
