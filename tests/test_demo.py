@@ -105,17 +105,20 @@ def test_shift_jis_page_and_broken_page(demo_out: Path, capsys) -> None:
     assert url.endswith("/20240709001.html") and errors[0].count(url) == 1  # named once
 
 
-def test_an_announcement_is_new_in_one_week_only(demo_out: Path) -> None:
-    """An event's first observation never moves later: the 2022 amendment e-Gov listed when
-    regwatch started is announced in that week's digest, not again when its record moved
-    (status UnEnforced → CurrentEnforced in July 2023 gave it a new version)."""
-    weeks = set()
-    for path in sorted((demo_out / "digests").rglob("*compliance-team*.eml")):
-        text = _parts(path)["plain"]
-        announced = text.split("== Announcements")[1].split("\n== ")[0] if "== Announcements" in text else ""
-        if "令和四年経済産業省令第七十八号" in announced:
-            weeks.add(path.name.split("-01-")[0])
-    assert weeks == {"digest-2023-03-27"}
+def test_the_baseline_amendment_is_history_not_an_announcement(demo_out: Path) -> None:
+    """The 2022 amendment e-Gov listed when regwatch started watching produced the text in
+    force then: no digest announces it. Its first observation stays the first one, though
+    its e-Gov record moved in July 2023 (status UnEnforced → CurrentEnforced: a new version)."""
+    import sqlite3
+
+    for path in sorted((demo_out / "digests").rglob("*.eml")):
+        assert "令和四年経済産業省令第七十八号" not in _parts(path)["plain"], path.name
+    report = json.loads((demo_out / "report.json").read_text(encoding="utf-8"))
+    assert [a["key"] for a in report["announcements"]] == []  # every other event has changes
+    with sqlite3.connect(demo_out / "regwatch.db") as conn:
+        (first,) = conn.execute("SELECT first_observed_at FROM events WHERE key = ?",
+                                ("jp/令和四年経済産業省令第七十八号",)).fetchone()
+    assert first.startswith("2023-03-31 10:00")
 
 
 def _parts(path: Path) -> dict[str, str]:

@@ -53,6 +53,9 @@ def test_a_changed_removed_or_made_event_shows_as_it_stood(engine) -> None:
         session.execute(delete(Event).where(Event.id == 2))
         session.add(Event(id=10, key="jp/made", title="Made later", status="official", jurisdiction="JP",
                           regime="unknown", first_observed_at=at(1), parser_version="t"))
+        session.flush()
+        session.add(Evidence(event_id=10, document_version_id=1, url="r", kind="meti_press",
+                             quote="発表"))
     with engine.connect() as conn:
         kept = conn.execute(select(EventHistory.key, EventHistory.absent, EventHistory.title,
                                    EventHistory.superseded_at).order_by(EventHistory.key)).all()
@@ -64,7 +67,7 @@ def test_a_changed_removed_or_made_event_shows_as_it_stood(engine) -> None:
         "press:x": ("Report", "reported_unofficial", None, ["報道"])}
     assert _shown(engine, at(4)) == {"jp/pc": ("Public comment invited", "official", None, ["意見募集"])}
     assert _shown(engine, at(9)) == _shown(engine, None) == {
-        "jp/made": ("Made later", "official", None, []),
+        "jp/made": ("Made later", "official", None, ["発表"]),
         "jp/pc": ("Ordinance amended", "official", date(2024, 7, 1), ["施行"])}
 
 
@@ -73,6 +76,8 @@ def test_a_state_replaced_the_moment_it_became_known_is_not_kept(engine) -> None
     with transaction(engine) as session, event_history.kept(session):  # seen on the 9th
         session.add(Event(id=11, key="jp/new", title="First", status="official", jurisdiction="JP",
                           regime="unknown", first_observed_at=at(9), parser_version="t"))
+        session.flush()
+        session.add(Evidence(event_id=11, document_version_id=3, url="n", kind="meti_press"))
     with transaction(engine) as session, event_history.kept(session):  # the same observation
         session.execute(update(Event).where(Event.key == "jp/new").values(title="Second"))
     with engine.connect() as conn:

@@ -44,7 +44,7 @@ import gc
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -524,13 +524,23 @@ def events_as_known(conn: Any, as_known_at: datetime | None) -> list[dict[str, A
 
 def select_events(engine: Engine, *, observed_from: datetime, observed_to: datetime,
                   as_known_at: datetime | None = None) -> list[dict[str, Any]]:
-    """Events first observed in [observed_from, observed_to), as they stood at `as_known_at`
-    (see events_as_known), in order of first observation, then key."""
+    """Announced events (see `announced`) first observed in [observed_from, observed_to),
+    as they stood at `as_known_at` (see events_as_known), in order of first observation,
+    then key."""
     with engine.connect() as conn:
         events = events_as_known(conn, as_known_at)
-    return sorted((e for e in events
-                   if observed_from <= _utc(e["first_observed_at"]) < observed_to),
+    return sorted((e for e in events if announced(e)
+                   and observed_from <= _utc(e["first_observed_at"]) < observed_to),
                   key=lambda e: (_utc(e["first_observed_at"]), e["key"]))
+
+
+def announced(event: dict[str, Any]) -> bool:
+    """The event was announced or reported (a source other than an e-Gov law text, known
+    then), not only found as a law revision. A revision with no announcement and no list
+    change is the text regwatch found in force when it started watching (or an amendment
+    outside the control lists): history, not news."""
+    return event["status"] != "official" or any(s["kind"] != "egov_law"
+                                                for s in event["known_sources"])
 
 
 def _load_categories(conn: Any, ids: list[str]) -> dict[str, tuple[str, ...]]:
@@ -794,15 +804,18 @@ def select_announcements(
     """Official events in the window (as ``select_press_items``), without discrepancies (the
     press section shows those): the caller keeps those none of its changes belong to."""
     items = _event_items(engine, since=since, until=until, by=by, as_known_at=as_known_at,
-                         categories=categories, instruments=instruments, tz=tz)
-    return [dataclasses.replace(i, discrepancies=()) for i in items if i.status == "official"]
+                         categories=categories, instruments=instruments, tz=tz,
+                         wanted=lambda e: e["status"] == "official" and announced(e))
+    return [dataclasses.replace(i, discrepancies=()) for i in items]
 
 
 def _event_items(engine: Engine, *, since: date | None, until: date | None, by: str | None,
                  as_known_at: datetime | None, categories: Iterable[str],
                  instruments: Iterable[str], tz: tzinfo, observed_from: datetime | None = None,
-                 observed_to: datetime | None = None) -> list[EventItem]:
-    """Every event in the window, as known at T, as an EventItem (see select_press_items)."""
+                 observed_to: datetime | None = None,
+                 wanted: Callable[[dict[str, Any]], bool] = lambda e: True) -> list[EventItem]:
+    """Every `wanted` event in the window, as known at T, as an EventItem (see
+    select_press_items)."""
     _check_by(by)
     as_known_at = _aware(as_known_at, tz)
     wanted_cats, wanted_laws = set(categories), set(instruments)
@@ -810,6 +823,8 @@ def _event_items(engine: Engine, *, since: date | None, until: date | None, by: 
         events = events_as_known(conn, as_known_at)
     items: list[EventItem] = []
     for ev in events:
+        if not wanted(ev):
+            continue
         if wanted_cats and not wanted_cats & set(ev["categories"] or ()):
             continue
         if wanted_laws and not wanted_laws & set(ev["law_ids"] or ()):

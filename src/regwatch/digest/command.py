@@ -2,7 +2,8 @@
 
 A digest covers what regwatch learned during its period: control-list changes whose
 `observed_at` falls in [start, end), whatever their announced or effective dates, plus
-events first observed then that have no list change yet, plus source-health problems.
+events (announced or reported) first observed then that have no list change yet, plus
+source-health problems.
 Each change has one observation time, so it lands in exactly one period.
 
 --send refuses a period that has not ended (what is learned later in it would never be
