@@ -517,7 +517,9 @@ def events_as_known(conn: Any, as_known_at: datetime | None) -> list[dict[str, A
     observed = dict(conn.execute(
         select(DocumentVersion.id, _raw(DocumentVersion.observed_at))
         .where(_among(DocumentVersion.id, versions, conn.dialect.name))).all() if versions else [])
-    return [{**e, "known_sources": [s for s in e["sources"] if s["document_version_id"] is None
+    # A version no longer stored (event_history keeps ids, not rows) is taken as known.
+    return [{**e, "known_sources": [s for s in e["sources"]
+                                    if s["document_version_id"] not in observed
                                     or _utc(observed[s["document_version_id"]]) <= as_known_at]}
             for e in out]
 
