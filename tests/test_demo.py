@@ -199,3 +199,18 @@ def test_a_digest_replay_is_only_written_and_only_of_the_past(demo_out: Path, tm
     assert main([*config, "--dry-run", str(tmp_path), "--as-known-at", "2999-01-01T00:00"]) == 2
     assert "is in the future" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_status_as_known_at_shows_health_as_it_stood(demo_out: Path, capsys) -> None:
+    """The METI release page whose layout changed (July 2024): partial from then on."""
+    config = ["--config", str(demo_out / "regwatch.toml"), "status", "--format", "json"]
+    assert main([*config, "--as-known-at", "2024-07-01T00:00+09:00"]) == 0
+    before = {h["source"]: h for h in json.loads(capsys.readouterr().out)}
+    assert main([*config, "--as-known-at", "2024-07-10T00:00+09:00"]) == 0
+    after = {h["source"]: h for h in json.loads(capsys.readouterr().out)}
+    assert before["meti-press-ja"]["last_status"] == "ok" and before["meti-press-ja"]["flags"] == ""
+    assert after["meti-press-ja"]["last_status"] == "partial"
+    assert "last run partial" in after["meti-press-ja"]["flags"]
+    assert main([*config, "--as-known-at", "2023-01-01T00:00+09:00"]) == 0
+    early = json.loads(capsys.readouterr().out)  # nothing had run: only configured sources
+    assert early and all(h["last_attempt_at"] is None and h["flags"] == "never run" for h in early)

@@ -147,16 +147,21 @@ def run(ctx: click.Context) -> None:
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@click.option("--as-known-at", type=DATETIME,
+              help="Health as it stood at this moment (audit replay): runs finished by then.")
 @click.pass_context
-def status(ctx: click.Context, fmt: str) -> None:
+def status(ctx: click.Context, fmt: str, as_known_at: datetime | None) -> None:
     """Show per-source health: last attempt and success, failures, last error."""
     from regwatch.db.session import require_schema
     from regwatch.health import format_health, scheduler_line, source_health
 
     app = _app(ctx)
     require_schema(app.engine)
-    click.echo(format_health(source_health(app.engine, app.config), fmt), nl=False)
-    if fmt == "table":
+    if as_known_at is not None and as_known_at.tzinfo is None:
+        as_known_at = as_known_at.replace(tzinfo=app.config.tz)
+    click.echo(format_health(source_health(app.engine, app.config, as_known_at=as_known_at), fmt),
+               nl=False)
+    if fmt == "table" and as_known_at is None:  # the lease is now, not then
         click.echo(scheduler_line(app.engine), nl=False)
 
 
