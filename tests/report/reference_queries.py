@@ -10,6 +10,10 @@ is known when no evidence row names its field or one that does is known. The tun
 reads the dates' history (change_dates) instead; for a date that never moved, its one
 entry is known from the same moment, so the two agree — which checks the history's
 known times too.
+
+A change's event as known at T (rule 4) is joined plainly: the event_history row replaced
+first after T (by superseded_at, then id) when there is one and it is not `absent`, else
+the event row.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from regwatch.db.tables import (
     ControlChange,
     DocumentVersion,
     Event,
+    EventHistory,
     Evidence,
     EvidenceHistory,
 )
@@ -124,17 +129,26 @@ def reference_select_changes(
     as_known_at = _aware(as_known_at, tz)
     c = ControlChange
     dates = {name: _known_date(name, as_known_at).label(name) for name in DATE_FIELDS}
+    then = aliased(EventHistory)
+    event_then = null() if as_known_at is None else (
+        select(EventHistory.id)
+        .where(EventHistory.key == Event.key, EventHistory.superseded_at > as_known_at)
+        .order_by(EventHistory.superseded_at, EventHistory.id).limit(1).scalar_subquery())
+
+    def shown(name: str) -> Any:  # the event's field `name` as known at T
+        return case((then.id.is_not(None), getattr(then, name)), else_=getattr(Event, name))
     stmt = (
         select(c.id, c.jurisdiction, c.law_id, c.instrument_title, c.path, c.citation_ja,
                c.citation_en, c.list_entry, c.change_type, c.regime, c.outside_wassenaar,
                *dates.values(), c.observed_at, c.before_text, c.after_text,
                c.renumbered_from, c.status, c.event_id,
-               Event.key.label("event_key"), Event.title.label("event_title"),
-               Event.details.label("event_details"),
-               Event.announced_on.label("event_announced_on"),
-               Event.first_observed_at.label("event_observed_at"))
+               Event.key.label("event_key"), shown("title").label("event_title"),
+               shown("details").label("event_details"),
+               shown("announced_on").label("event_announced_on"),
+               shown("first_observed_at").label("event_observed_at"))
         .select_from(c)
         .outerjoin(Event, Event.id == c.event_id)
+        .outerjoin(then, and_(then.id == event_then, then.absent.is_(False)))
     )
     windows = {
         "announced": _date_window(_known_date("announced_on", as_known_at), since, until),

@@ -26,6 +26,7 @@ from regwatch.db.tables import (
     DocumentRow,
     DocumentVersion,
     Event,
+    EventHistory,
     Evidence,
     EvidenceHistory,
     SourceRow,
@@ -122,6 +123,23 @@ def build_random_history(engine, seed: int = 11, changes: int = 240) -> None:
         for row in replaced:
             row["change_id"] = rng.choice(rows)["id"]
         conn.execute(insert(EvidenceHistory), replaced)
+        # Event states derivation replaced (rule 4): some superseded before, some after the
+        # moments replayed, two for one event, an `absent` one (made later).
+        kept = []
+        for event in rng.sample(events, 8):
+            for _ in range(rng.randrange(1, 3)):
+                absent = rng.random() < 0.2
+                kept.append({"key": event["key"], "absent": absent,
+                             "title": None if absent else rng.choice((None, *TEXTS)),
+                             "status": None if absent else "official",
+                             "jurisdiction": None if absent else "JP",
+                             "regime": None if absent else "unknown",
+                             "announced_on": None if absent else rng.choice((None, _day(rng))),
+                             "first_observed_at": None if absent else _moment(rng),
+                             "details": None if absent else rng.choice(
+                                 (None, {"item_count": 7, "title_ja": "旧題"}, {})),
+                             "sources": [], "superseded_at": _moment(rng)})
+        conn.execute(insert(EventHistory), kept)
         # As derivation does: the dates' history, which as-known-at reads. Its known times
         # follow from the evidence as the reference's rule 3 does, for dates that never moved.
         date_history.record(conn)
@@ -188,6 +206,7 @@ def test_random_history_covers_what_the_fast_path_must_get_right(random_engine) 
     full = {c.id: c for c in every}
     assert any(c.effective_on is None and full[c.id].effective_on for c in known_then)
     assert any(len(c.sources) < len(full[c.id].sources) for c in known_then)
+    assert any(c.event and c.event != full[c.id].event for c in known_then)  # rule 4
 
 
 def test_thousands_of_ids_bind_as_one_parameter(engine) -> None:
