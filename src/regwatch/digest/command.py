@@ -114,10 +114,10 @@ def run_digest(app: App, *, week_of: Any = None, dry_run_dir: Path | None = None
     from regwatch.db.session import require_schema
 
     require_schema(engine)
-    health = tuple(source_health(engine, config, as_known_at=now if as_known_at else None))
+    replay = as_known_at is not None
+    health = tuple(source_health(engine, config, as_known_at=now if replay else None))
     if dry_run_dir is not None:
-        return _dry_run(engine, config, period, health, Path(dry_run_dir), now,
-                        as_known_at=now if as_known_at else None)
+        return _dry_run(engine, config, period, health, Path(dry_run_dir), now, replay=replay)
 
     if not period.has_ended(now):
         raise UsageError(f"the week of {period.label} has not ended yet (it ends "
@@ -157,13 +157,11 @@ def _job(engine: Engine, config: Config, sub: SubscriberConfig, sid: int, period
 
 
 def _composer(engine: Engine, config: Config, sub: SubscriberConfig, period: Period,
-              health: tuple[SourceHealth, ...], now: datetime,
-              as_known_at: datetime | None = None) -> Callable[[], Composed]:
+              health: tuple[SourceHealth, ...], now: datetime) -> Callable[[], Composed]:
     def build() -> Composed:
         # Built as known at its Date header's moment, so that `--as-known-at` that moment
         # rebuilds a sent digest exactly, whatever runs committed while it was being sent.
-        content = digest_content(engine, config, sub, period, health,
-                                 as_known_at=as_known_at or now)
+        content = digest_content(engine, config, sub, period, health, as_known_at=now)
         if content.is_empty and config.digest.empty_week == "skip":
             return Composed(None, 0)
         message = compose_digest(content, Recipient(sub.email, sub.language, sub.name),
@@ -235,11 +233,11 @@ def sync_subscribers(engine: Engine, subscribers: tuple[SubscriberConfig, ...]) 
 
 
 def _dry_run(engine: Engine, config: Config, period: Period, health: tuple[SourceHealth, ...],
-             out_dir: Path, now: datetime, as_known_at: datetime | None = None) -> DigestOutcome:
+             out_dir: Path, now: datetime, replay: bool = False) -> DigestOutcome:
     out_dir.mkdir(parents=True, exist_ok=True)
     results, written = [], []
     for n, sub in enumerate(config.subscribers, start=1):
-        composed = _composer(engine, config, sub, period, health, now, as_known_at)()
+        composed = _composer(engine, config, sub, period, health, now)()
         if composed.message is None:
             results.append(RecipientResult(sub.email, period, "would_skip", 0, "empty week"))
             continue
@@ -248,6 +246,6 @@ def _dry_run(engine: Engine, config: Config, period: Period, health: tuple[Sourc
         path.write_bytes(composed.message.as_bytes())
         written.append(path)
         results.append(RecipientResult(sub.email, period, "written", 0))
-    mode = f"dry-run as known at {as_known_at.isoformat()}" if as_known_at else "dry-run"
+    mode = f"dry-run as known at {now.isoformat()}" if replay else "dry-run"
     return DigestOutcome(period, mode, tuple(results), tuple(written))
 
