@@ -9,11 +9,12 @@ carry (control characters in scraped text) are dropped first.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from regwatch.models import ChangeRecord
+from regwatch.models import ChangeRecord, Source
 from regwatch.report.base import (
     EventGroup,
     ReportData,
@@ -55,7 +56,7 @@ def entries(data: ReportData) -> list[Entry]:
             key = group.key or f"change:{first.id}"
             title = group.title or (f"{first.provision.get('citation_en') or first.provision.get('path')}"
                                     f" ({first.instrument.get('law_id')})")
-            link = _link(group)
+            link = _official_link(s for c in group.changes for s in c.sources)
             out.append(Entry(
                 id="urn:regwatch:event:" + quote(key, safe=""),
                 title=title, headline=_headline_text(group, data),
@@ -63,13 +64,12 @@ def entries(data: ReportData) -> list[Entry]:
                 published=min(c.observed_at for c in group.changes),
                 link=link, changes=group.changes))
     for a in data.announcements:  # the same id as the event's entry once its changes come
-        official = [s for s in a.sources if http_url(s.url) and not is_press(s.kind)]
         out.append(Entry(
             id="urn:regwatch:event:" + quote(a.key, safe=""), title=a.title or a.key,
             headline=(f"Announced {a.announced_on or 'on an unknown date'}; effective "
                       f"{a.effective_on or 'not known'}; no list change recorded yet"),
             updated=a.first_observed_at, published=a.first_observed_at,
-            link=http_url(official[0].url) if official else None, changes=()))
+            link=_official_link(a.sources), changes=()))
     for d in data.date_corrections:
         key = f"{d.law_id}:{d.event_key or ''}:{d.field}:{utc_iso(d.known_at)}:{d.old_value}:{d.new_value}"
         text = f"{correction_text(d)} for {correction_scope(d)}"
@@ -81,10 +81,9 @@ def entries(data: ReportData) -> list[Entry]:
     return out
 
 
-def _link(group: EventGroup) -> str | None:
-    """The entry's link: the official announcement if any, else another official source."""
-    official = [s for c in group.changes for s in c.sources
-                if http_url(s.url) and not is_press(s.kind)]
+def _official_link(sources: Iterable[Source]) -> str | None:
+    """An entry's link: the official announcement if any, else another official source."""
+    official = [s for s in sources if http_url(s.url) and not is_press(s.kind)]
     official.sort(key=lambda s: s.kind != "meti_press")  # stable: keeps source order
     return http_url(official[0].url) if official else None
 
