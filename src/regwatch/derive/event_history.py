@@ -20,14 +20,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from regwatch.db.tables import (
-    EVENT_SHOWN,
-    EVENT_SOURCE,
-    DocumentVersion,
-    Event,
-    EventHistory,
-    Evidence,
-)
+from regwatch.db.queries import events_as_known
+from regwatch.db.tables import EVENT_SHOWN, DocumentVersion, EventHistory
 
 
 @contextmanager
@@ -64,12 +58,6 @@ def kept(session: Session) -> Iterator[None]:
 
 def states(session: Session) -> dict[str, dict[str, Any]]:
     """Per event key, what the event shows: EVENT_SHOWN and its `sources` (its evidence
-    rows in order, EVENT_SOURCE of each)."""
-    columns = [getattr(Event, k) for k in EVENT_SHOWN]
-    sources: dict[int, list[dict[str, Any]]] = {}
-    for event_id, *values in session.execute(
-            select(Evidence.event_id, *(getattr(Evidence, k) for k in EVENT_SOURCE))
-            .where(Evidence.event_id.is_not(None)).order_by(Evidence.id)):
-        sources.setdefault(event_id, []).append(dict(zip(EVENT_SOURCE, values, strict=True)))
-    return {key: {**dict(zip(EVENT_SHOWN, values, strict=True)), "sources": sources.get(eid, [])}
-            for eid, key, *values in session.execute(select(Event.id, Event.key, *columns))}
+    rows in order, EVENT_SOURCE of each), as the report queries read it."""
+    return {e["key"]: {k: e[k] for k in (*EVENT_SHOWN, "sources")}
+            for e in events_as_known(session.connection(), None)}
