@@ -276,7 +276,8 @@ def query(ctx: click.Context, sql: str, fmt: str, output: Path | None) -> None:
 def reprocess(ctx: click.Context, sources: tuple[str, ...]) -> None:
     """Re-derive every record from stored snapshots with the current parsers (no fetching).
 
-    Differences are reported as parser changes, never as regulatory changes.
+    Differences are reported as parser changes. A change the earlier parse missed is
+    recorded now: this week's digest lists it, marked "found late".
     """
     outcome = _delegate("regwatch.reprocess:reprocess", _app(ctx), list(sources))
     click.echo(outcome.summary())

@@ -1,14 +1,18 @@
 """`regwatch reprocess`: re-derive every record from stored snapshots, without fetching.
 
-What comes out different is a *parser change*: it is reported here and in the log, and
-never as a regulatory change. Re-derived changes keep the observation time of the
-snapshot they come from, so no digest picks them up as news.
+What comes out different is a *parser change*: it is reported here and in the log. A
+change found again keeps its observation and recording times, so no digest reports a
+parser change as news. A change no earlier parse found (the fixed parser sees what the old
+one missed) keeps the observation time of the snapshot it comes from and is recorded now:
+it is regulatory news regwatch had missed, so the digest of this week lists it as found
+late, and a replay of an earlier moment does not show it (regwatch did not know it then).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 
@@ -33,7 +37,7 @@ _COMPARED = ("law_id", "path", "citation_ja", "citation_en", "list_entry", "chan
 
 @dataclass
 class ReprocessOutcome:
-    added: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)  # found late: in the next digest
     removed: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
     total: int = 0
@@ -42,7 +46,8 @@ class ReprocessOutcome:
     def summary(self) -> str:
         head = (f"reprocessed: {self.total} control changes; parser changes: "
                 f"{len(self.added)} added, {len(self.removed)} removed, {len(self.modified)} modified"
-                " (not regulatory changes; no digest)")
+                " (a changed or dropped change is not news; an added one is a change the earlier"
+                " parse missed: the digest of this week lists it as found late)")
         lines = [head]
         lines += [f"  + {i}" for i in self.added[:50]]
         lines += [f"  - {i}" for i in self.removed[:50]]
@@ -59,7 +64,8 @@ def _changes(session) -> dict[str, tuple]:
     return {c.id: (*(getattr(c, f) for f in _COMPARED), frozenset(cats.get(c.id, ()))) for c in rows}
 
 
-def reprocess(app: App, sources: list[str]) -> ReprocessOutcome:
+def reprocess(app: App, sources: list[str], now: datetime | None = None) -> ReprocessOutcome:
+    """Re-derive from stored snapshots (of `sources`, all when empty) at `now` (the clock)."""
     from regwatch.derive import catch_up
     from regwatch.fetch.snapshots import SnapshotStore
 
@@ -75,7 +81,8 @@ def reprocess(app: App, sources: list[str]) -> ReprocessOutcome:
         session.execute(delete(Announcement).where(Announcement.document_version_id.in_(versions)))
         session.execute(delete(PressArticle).where(PressArticle.document_version_id.in_(versions)))
     store = SnapshotStore(app.config.data_path / "snapshots")
-    problems = catch_up(engine, app.config, store, rebuild_all_laws=True, sources=sources or None)
+    problems = catch_up(engine, app.config, store, rebuild_all_laws=True, sources=sources or None,
+                        now=now or datetime.now(UTC))
     with transaction(engine) as session:
         after = _changes(session)
     outcome = ReprocessOutcome(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import MetaData, Table, insert, select, text, update
 
 from regwatch.db.session import downgrade, make_engine, transaction, upgrade
 from regwatch.db.tables import (
@@ -36,12 +36,16 @@ def _history(engine) -> None:
              "change_type": "added" if v == 1 else "changed"}
             for v, day in ((1, 1), (2, 5), (3, 9))])
         common = {"jurisdiction": "JP", "law_id": "L", "path": "p", "change_type": "added",
-                  "parser_version": "t"}
-        conn.execute(insert(ControlChange), [
-            {**common, "id": "c1", "observed_at": at(2), "announced_on": date(2024, 4, 30),
-             "promulgated_on": date(2024, 5, 2), "effective_on": date(2024, 6, 1)},
-            {**common, "id": "c2", "observed_at": at(3), "announced_on": None,
-             "promulgated_on": None, "effective_on": None}])
+                  "regime": "unknown", "status": "official", "parser_version": "t"}
+        # The table as this database has it: the test also writes to the first schema.
+        changes = Table("control_changes", MetaData(), autoload_with=conn)
+        rows = [{**common, "id": "c1", "observed_at": at(2), "announced_on": date(2024, 4, 30),
+                 "promulgated_on": date(2024, 5, 2), "effective_on": date(2024, 6, 1)},
+                {**common, "id": "c2", "observed_at": at(3), "announced_on": None,
+                 "promulgated_on": None, "effective_on": None}]
+        if "recorded_at" in changes.c:
+            rows = [{**r, "recorded_at": r["observed_at"]} for r in rows]
+        conn.execute(insert(changes), rows)
         conn.execute(insert(Evidence), [
             {"change_id": "c1", "document_version_id": 2, "url": "n", "kind": "meti_press",
              "field": "effective_on"},

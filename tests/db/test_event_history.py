@@ -14,7 +14,7 @@ from regwatch.derive import event_history
 
 from .test_date_history import _history, at
 
-WEEK = dict(observed_from=at(1), observed_to=at(20))
+WEEK = dict(learned_from=at(1), learned_to=at(20))
 
 
 def _events(engine) -> None:

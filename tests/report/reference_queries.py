@@ -116,8 +116,8 @@ def reference_select_changes(
     until: date | None = None,
     by: str | None = None,
     as_known_at: datetime | None = None,
-    observed_from: datetime | None = None,
-    observed_to: datetime | None = None,
+    learned_from: datetime | None = None,
+    learned_to: datetime | None = None,
     categories: Iterable[str] = (),
     instruments: Iterable[str] = (),
     jurisdictions: Iterable[str] = (),
@@ -157,12 +157,12 @@ def reference_select_changes(
     }
     if since is not None or until is not None:
         stmt = stmt.where(windows[by] if by else or_(*windows.values()))
-    if observed_from is not None:
-        stmt = stmt.where(c.observed_at >= _aware(observed_from, tz))
-    if observed_to is not None:
-        stmt = stmt.where(c.observed_at < _aware(observed_to, tz))
+    if learned_from is not None:
+        stmt = stmt.where(c.recorded_at >= _aware(learned_from, tz))
+    if learned_to is not None:
+        stmt = stmt.where(c.recorded_at < _aware(learned_to, tz))
     if as_known_at is not None:
-        stmt = stmt.where(c.observed_at <= as_known_at)
+        stmt = stmt.where(c.recorded_at <= as_known_at)
     categories, instruments, jurisdictions = list(categories), list(instruments), list(jurisdictions)
     if categories:
         cc = aliased(ChangeCategory)

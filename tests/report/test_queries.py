@@ -42,8 +42,8 @@ def ids(engine, **kw) -> set[str]:
     (dict(since=date(2024, 1, 1), categories=["quantum-computer"], instruments=[h.ORDINANCE]),
      {h.C24_QC}),
     (dict(since=date(2023, 1, 1), jurisdictions=["US"]), set()),
-    (dict(observed_from=at("2024-08-10T00:00"), observed_to=at("2024-08-11T00:00")), h.C24),
-    (dict(observed_from=at("2024-08-09T00:00"), observed_to=at("2024-08-10T00:00")), set()),
+    (dict(learned_from=at("2024-08-10T00:00"), learned_to=at("2024-08-11T00:00")), h.C24),
+    (dict(learned_from=at("2024-08-09T00:00"), learned_to=at("2024-08-10T00:00")), set()),
 ])
 def test_windows(hist_engine, kw, expected) -> None:
     assert ids(hist_engine, **kw) == expected

@@ -85,6 +85,9 @@ def build_random_history(engine, seed: int = 11, changes: int = 240) -> None:
             path = rng.choice((f"Article_{a}/Item_{b}", f"Article_{a}/Item_{b}_2",
                                f"Article_{a}/Item_0{b}", f"AppdxTable_1/Row_{b}",
                                f"Article_{a}", ""))
+            observed = _moment(rng)
+            # Mostly recorded when observed; some found late (reprocess), after weeks.
+            recorded = observed + timedelta(days=rng.choice((0, 0, 0, 3, 12, 40)))
             rows.append({
                 "id": cid, "event_id": rng.choice((None, *range(1, 13))),
                 "jurisdiction": rng.choice(("JP", "JP", "US")), "law_id": rng.choice(LAWS),
@@ -95,7 +98,7 @@ def build_random_history(engine, seed: int = 11, changes: int = 240) -> None:
                 "regime": rng.choice(("unknown", "wassenaar")),
                 "outside_wassenaar": rng.choice((None, True, False)),
                 "announced_on": _day(rng), "promulgated_on": _day(rng),
-                "effective_on": _day(rng), "observed_at": _moment(rng),
+                "effective_on": _day(rng), "observed_at": observed, "recorded_at": recorded,
                 "before_text": rng.choice(TEXTS), "after_text": rng.choice(TEXTS),
                 "renumbered_from": rng.choice((None, {"path": "Article_1/Item_2",
                                                       "citation_ja": "第一条第二号"})),
@@ -164,8 +167,8 @@ def _cases():
                 yield dict(window, by=by, as_known_at=moment)
     yield dict(since=date(2024, 1, 10), until=date(2024, 1, 16), by="observed", tz=TOKYO)
     yield dict(since=date(2024, 1, 5), as_known_at=datetime(2024, 1, 30, 3, 0), tz=TOKYO)
-    yield dict(observed_from=T0 + timedelta(days=7), observed_to=T0 + timedelta(days=14))
-    yield dict(observed_from=T0 + timedelta(days=7), observed_to=T0 + timedelta(days=14),
+    yield dict(learned_from=T0 + timedelta(days=7), learned_to=T0 + timedelta(days=14))
+    yield dict(learned_from=T0 + timedelta(days=7), learned_to=T0 + timedelta(days=14),
                as_known_at=T0 + timedelta(days=12))
     yield dict(since=date(2024, 1, 1), categories=["hbm", 'quote"d'])
     yield dict(since=date(2024, 1, 1), instruments=[LAWS[1]], jurisdictions=["JP"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from fetch.server import LocalServer, Reply
 from sqlalchemy import func, select, text
 
 from regwatch.app import App
-from regwatch.config import Config, FetchConfig, SourceConfig
+from regwatch.config import Config, FetchConfig, SourceConfig, SubscriberConfig
 from regwatch.db.queries import select_changes, select_date_corrections
 from regwatch.db.tables import (
     ControlChange,
@@ -23,6 +23,9 @@ from regwatch.db.tables import (
     Provision,
     SourceRun,
 )
+from regwatch.digest.command import digest_content
+from regwatch.digest.compose import Recipient, compose_digest
+from regwatch.digest.period import period_containing
 from regwatch.health import source_health
 from regwatch.normalise.egov_law import parse_law_xml
 from regwatch.pipeline import run_sources
@@ -34,6 +37,7 @@ REV_2023 = f"{LAW}_20230723_505M60000400025"
 REV_2026 = f"{LAW}_20260401_508M60000400001"
 T1 = datetime(2023, 5, 24, 3, 0, tzinfo=UTC)
 T2 = datetime(2023, 5, 25, 3, 0, tzinfo=UTC)
+REPROCESSED = datetime(2023, 6, 14, 9, 30, tzinfo=UTC)  # three weeks after T1
 
 
 def record(rev_id: str, effective: str, promulgated: str | None, num: str, *, status: str,
@@ -229,17 +233,62 @@ def test_reprocess_rederives_from_snapshots_and_reports_parser_changes(world, en
                      .values(after_text="garbled"))
         conn.execute(ControlChange.__table__.delete().where(ControlChange.change_type == "renumbered"))
     server.clear_log()
-    outcome = reprocess(app, [])
+    outcome = reprocess(app, [], now=REPROCESSED)
     assert server.requests() == []
     assert outcome.modified == [cid] and len(outcome.added) == 3 and outcome.removed == []
-    assert "parser changes" in outcome.summary() and "not regulatory changes" in outcome.summary()
+    assert "parser changes" in outcome.summary() and "found late" in outcome.summary()
     with engine.connect() as conn:
         row = conn.execute(select(ControlChange).where(ControlChange.id == cid)).one()
-        observed = set(conn.execute(select(ControlChange.observed_at)).scalars())
+        times = {r.id: (r.observed_at, r.recorded_at) for r in conn.execute(
+            select(ControlChange.id, ControlChange.observed_at, ControlChange.recorded_at))}
     assert row.after_text == good
-    assert observed == {T1}  # re-derived records keep the time the snapshot was observed
-    again = reprocess(app, [])
+    # Every re-derived record keeps the time its snapshot was observed; the ones the old
+    # parser had (the modified one too) keep when they were recorded, the ones it missed
+    # are recorded now.
+    assert {t[0] for t in times.values()} == {T1}
+    assert {i for i, t in times.items() if t[1] == REPROCESSED} == set(outcome.added)
+    assert {t[1] for i, t in times.items() if i not in outcome.added} == {T1}
+    again = reprocess(app, [], now=REPROCESSED + timedelta(days=1))
     assert (again.added, again.removed, again.modified) == ([], [], [])
+    with engine.connect() as conn:
+        assert {r.id: (r.observed_at, r.recorded_at) for r in conn.execute(
+            select(ControlChange.id, ControlChange.observed_at, ControlChange.recorded_at))} == times
+
+
+def test_changes_an_earlier_parse_missed_reach_the_next_digest_marked_found_late(world, engine) -> None:
+    """Missing a change is the worst failure: one found only by a fixed parser must reach
+    people, in the digest of the week it was found, and not be in replays of before."""
+    from regwatch.reprocess import reprocess
+
+    server, app, _ = world
+    run(app, T1)
+    with engine.begin() as conn:  # an older parser that missed the renumberings
+        conn.execute(ControlChange.__table__.delete().where(ControlChange.change_type == "renumbered"))
+    with engine.connect() as conn:
+        seen_then = set(conn.execute(select(ControlChange.id)).scalars())
+    found = reprocess(app, [], now=REPROCESSED).added
+    assert len(found) == 3
+    tz = app.config.tz
+    sub = SubscriberConfig(email="officer@example.com")
+
+    def digest_of(moment: datetime, as_known_at: datetime | None = None):
+        period = period_containing(moment, tz=tz)
+        content = digest_content(engine, app.config, sub, period, (), as_known_at)
+        message = compose_digest(content, Recipient(sub.email, "en", ""), sender="rw@example.com",
+                                 report_url="", tz=tz, sent_at=period.end)
+        return content, message.get_body(("plain",)).get_content()
+
+    week_found, text_found = digest_of(REPROCESSED)
+    assert {c.id for c in week_found.changes} == set(found)
+    assert all(c.observed_at == T1 for c in week_found.changes)
+    assert text_found.count("[found late: in a text observed before this period]") == 3
+    week_observed, text_observed = digest_of(T1)  # as that week's digest was: without them
+    assert {c.id for c in week_observed.changes} == seen_then
+    assert "found late" not in text_observed
+    # Replays: unknown before they were found, known after; a report by any date has them.
+    assert {c.id for c in select_changes(engine, as_known_at=REPROCESSED - timedelta(seconds=1))} \
+        == seen_then
+    assert {c.id for c in select_changes(engine, as_known_at=REPROCESSED)} == seen_then | set(found)
 T3 = datetime(2023, 5, 26, 3, 0, tzinfo=UTC)
 
 

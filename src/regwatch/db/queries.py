@@ -7,14 +7,17 @@ Windows
 ``since``/``until`` are inclusive calendar dates. ``by`` picks the date they apply to:
 ``announced`` (announced_on), ``effective`` (effective_on), ``observed`` (observed_at,
 the day taken in ``tz``); ``None`` means a change counts if any of the three falls in the
-window. ``observed_from``/``observed_to`` add an exact half-open [from, to) bound on
-observed_at (the digest's week).
+window. ``learned_from``/``learned_to`` add an exact half-open [from, to) bound on when
+regwatch learnt each row (the digest's week): a change's ``recorded_at``, a date's
+``known_at``, an event's or a page's first observation.
 
 As known at T (audit replay)
 ----------------------------
 ``as_known_at=T`` shows what regwatch knew at T and nothing learnt later:
 
-1. a change is included only if its own ``observed_at <= T``;
+1. a change is included only if it was recorded by T (``recorded_at <= T``; it is never
+   before ``observed_at``, and later only for a change an earlier parse missed, found by
+   ``regwatch reprocess``);
 2. an evidence row is known when its document version was observed ``<= T``
    (``evidence.document_version_id → document_versions.observed_at``); evidence without a
    version is known together with its change (or event). A change's evidence rows that
@@ -197,13 +200,13 @@ def _observed_window(column: Any, since: date | None, until: date | None, tz: tz
     return and_(*terms) if terms else true()
 
 
-def _in_window(stmt: Any, *, announced: Any, effective: Any, observed: Any,
+def _in_window(stmt: Any, *, announced: Any, effective: Any, observed: Any, learned: Any,
                since: date | None, until: date | None, by: str | None,
-               observed_from: datetime | None, observed_to: datetime | None,
+               learned_from: datetime | None, learned_to: datetime | None,
                as_known_at: datetime | None, tz: tzinfo) -> Any:
     """`stmt` narrowed to the window (see the module docstring): `since`/`until` on the date
-    `by` names, or on any of the three; the digest's exact [from, to) bound on `observed`;
-    nothing observed after `as_known_at` (already aware)."""
+    `by` names, or on any of the three; the digest's exact [from, to) bound on `learned`;
+    nothing learned after `as_known_at` (already aware)."""
     windows = {
         "announced": _date_window(announced, since, until),
         "effective": _date_window(effective, since, until),
@@ -211,18 +214,19 @@ def _in_window(stmt: Any, *, announced: Any, effective: Any, observed: Any,
     }
     if since is not None or until is not None:
         stmt = stmt.where(windows[by] if by else or_(*windows.values()))
-    return _observed_bounds(stmt, observed, observed_from, observed_to, as_known_at, tz)
+    return _learned_bounds(stmt, learned, learned_from, learned_to, as_known_at, tz)
 
 
-def _observed_bounds(stmt: Any, observed: Any, observed_from: datetime | None,
-                     observed_to: datetime | None, as_known_at: datetime | None, tz: tzinfo) -> Any:
-    """`stmt` with `observed` in [observed_from, observed_to) and not after `as_known_at`."""
-    if observed_from is not None:
-        stmt = stmt.where(observed >= _aware(observed_from, tz))
-    if observed_to is not None:
-        stmt = stmt.where(observed < _aware(observed_to, tz))
+def _learned_bounds(stmt: Any, learned: Any, learned_from: datetime | None,
+                    learned_to: datetime | None, as_known_at: datetime | None, tz: tzinfo) -> Any:
+    """`stmt` with `learned` (the moment regwatch learnt the row) in [learned_from,
+    learned_to) and not after `as_known_at`."""
+    if learned_from is not None:
+        stmt = stmt.where(learned >= _aware(learned_from, tz))
+    if learned_to is not None:
+        stmt = stmt.where(learned < _aware(learned_to, tz))
     if as_known_at is not None:
-        stmt = stmt.where(observed <= as_known_at)
+        stmt = stmt.where(learned <= as_known_at)
     return stmt
 
 
@@ -249,8 +253,8 @@ def select_changes(
     until: date | None = None,
     by: str | None = None,
     as_known_at: datetime | None = None,
-    observed_from: datetime | None = None,
-    observed_to: datetime | None = None,
+    learned_from: datetime | None = None,
+    learned_to: datetime | None = None,
     categories: Iterable[str] = (),
     instruments: Iterable[str] = (),
     jurisdictions: Iterable[str] = (),
@@ -272,8 +276,9 @@ def select_changes(
     )
     stmt = _in_window(stmt, announced=_known_date("announced_on", as_known_at),
                       effective=_known_date("effective_on", as_known_at), observed=c.observed_at,
-                      since=since, until=until, by=by, observed_from=observed_from,
-                      observed_to=observed_to, as_known_at=as_known_at, tz=tz)
+                      learned=c.recorded_at,
+                      since=since, until=until, by=by, learned_from=learned_from,
+                      learned_to=learned_to, as_known_at=as_known_at, tz=tz)
     stmt = _filtered(stmt, categories, instruments, jurisdictions)
     with _collector_paused():
         return _records(engine, stmt, as_known_at)
@@ -524,15 +529,15 @@ def events_as_known(conn: Any, as_known_at: datetime | None) -> list[dict[str, A
             for e in out]
 
 
-def select_events(engine: Engine, *, observed_from: datetime, observed_to: datetime,
+def select_events(engine: Engine, *, learned_from: datetime, learned_to: datetime,
                   as_known_at: datetime | None = None) -> list[dict[str, Any]]:
-    """Announced events (see `announced`) first observed in [observed_from, observed_to),
+    """Announced events (see `announced`) first observed in [learned_from, learned_to),
     as they stood at `as_known_at` (see events_as_known), in order of first observation,
     then key."""
     with engine.connect() as conn:
         events = events_as_known(conn, as_known_at)
     return sorted((e for e in events if announced(e)
-                   and observed_from <= _utc(e["first_observed_at"]) < observed_to),
+                   and learned_from <= _utc(e["first_observed_at"]) < learned_to),
                   key=lambda e: (_utc(e["first_observed_at"]), e["key"]))
 
 
@@ -657,8 +662,8 @@ def select_date_corrections(
     since: date | None = None,
     until: date | None = None,
     as_known_at: datetime | None = None,
-    observed_from: datetime | None = None,
-    observed_to: datetime | None = None,
+    learned_from: datetime | None = None,
+    learned_to: datetime | None = None,
     categories: Iterable[str] = (),
     instruments: Iterable[str] = (),
     jurisdictions: Iterable[str] = (),
@@ -669,7 +674,7 @@ def select_date_corrections(
 
     From the date history (``change_dates``): an entry that replaces an earlier one, or a
     first entry known after its change was observed. As known at T: only what was known by
-    T, of changes observed by T.
+    T, of changes recorded by T (rule 1).
     """
     as_known_at = _aware(as_known_at, tz)
     h, c = ChangeDate, ControlChange
@@ -678,9 +683,9 @@ def select_date_corrections(
                    Event.title)
             .join(c, c.id == h.change_id).outerjoin(Event, Event.id == c.event_id)
             .where(_observed_window(h.known_at, since, until, tz)))
-    stmt = _observed_bounds(stmt, h.known_at, observed_from, observed_to, as_known_at, tz)
+    stmt = _learned_bounds(stmt, h.known_at, learned_from, learned_to, as_known_at, tz)
     if as_known_at is not None:
-        stmt = stmt.where(c.observed_at <= as_known_at)
+        stmt = stmt.where(c.recorded_at <= as_known_at)
     stmt = _filtered(stmt, categories, instruments, jurisdictions)
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
@@ -728,8 +733,8 @@ def select_document_changes(
     until: date | None = None,
     as_known_at: datetime | None = None,
     kinds: Iterable[str] = ("page",),
-    observed_from: datetime | None = None,
-    observed_to: datetime | None = None,
+    learned_from: datetime | None = None,
+    learned_to: datetime | None = None,
     tz: tzinfo = UTC,
 ) -> list[DocumentChange]:
     """Versions of watched documents observed in the window, with the text before and after.
@@ -751,7 +756,7 @@ def select_document_changes(
         .where(_observed_window(v.observed_at, since, until, tz))
         .order_by(v.observed_at, SourceRow.name, DocumentRow.url, v.version)
     )
-    stmt = _observed_bounds(stmt, v.observed_at, observed_from, observed_to, as_known_at, tz)
+    stmt = _learned_bounds(stmt, v.observed_at, learned_from, learned_to, as_known_at, tz)
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     out = []
@@ -773,8 +778,8 @@ def select_press_items(
     until: date | None = None,
     by: str | None = None,
     as_known_at: datetime | None = None,
-    observed_from: datetime | None = None,
-    observed_to: datetime | None = None,
+    learned_from: datetime | None = None,
+    learned_to: datetime | None = None,
     categories: Iterable[str] = (),
     instruments: Iterable[str] = (),
     tz: tzinfo = UTC,
@@ -787,7 +792,7 @@ def select_press_items(
     names that has evidence on the event has at least one such evidence row known by T.
     """
     items = _event_items(engine, since=since, until=until, by=by, as_known_at=as_known_at,
-                         observed_from=observed_from, observed_to=observed_to,
+                         learned_from=learned_from, learned_to=learned_to,
                          categories=categories, instruments=instruments, tz=tz)
     return [i for i in items if i.status == "reported_unofficial" or i.discrepancies]
 
@@ -813,8 +818,8 @@ def select_announcements(
 
 def _event_items(engine: Engine, *, since: date | None, until: date | None, by: str | None,
                  as_known_at: datetime | None, categories: Iterable[str],
-                 instruments: Iterable[str], tz: tzinfo, observed_from: datetime | None = None,
-                 observed_to: datetime | None = None,
+                 instruments: Iterable[str], tz: tzinfo, learned_from: datetime | None = None,
+                 learned_to: datetime | None = None,
                  wanted: Callable[[dict[str, Any]], bool] = lambda e: True) -> list[EventItem]:
     """Every `wanted` event in the window, as known at T, as an EventItem (see
     select_press_items)."""
@@ -831,8 +836,8 @@ def _event_items(engine: Engine, *, since: date | None, until: date | None, by: 
             continue
         if wanted_laws and not wanted_laws & set(ev["law_ids"] or ()):
             continue
-        if not _event_in_window(ev, since=since, until=until, by=by, observed_from=observed_from,
-                                observed_to=observed_to, tz=tz):
+        if not _event_in_window(ev, since=since, until=until, by=by, learned_from=learned_from,
+                                learned_to=learned_to, tz=tz):
             continue
         known_urls = {s["url"] for s in ev["known_sources"]}
         evidenced_urls = {s["url"] for s in ev["sources"]}
@@ -857,14 +862,14 @@ def _event_items(engine: Engine, *, since: date | None, until: date | None, by: 
 
 
 def _event_in_window(ev: dict[str, Any], *, since: date | None, until: date | None,
-                     by: str | None, observed_from: datetime | None,
-                     observed_to: datetime | None, tz: tzinfo) -> bool:
+                     by: str | None, learned_from: datetime | None,
+                     learned_to: datetime | None, tz: tzinfo) -> bool:
     """`_in_window` for one event (as known, in Python): its announced_on, effective_on and
     first observation stand for a change's three dates."""
     first = _utc(ev["first_observed_at"])
-    if observed_from is not None and first < _aware(observed_from, tz):
+    if learned_from is not None and first < _aware(learned_from, tz):
         return False
-    if observed_to is not None and first >= _aware(observed_to, tz):
+    if learned_to is not None and first >= _aware(learned_to, tz):
         return False
     if since is None and until is None:
         return True

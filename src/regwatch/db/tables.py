@@ -257,6 +257,11 @@ class PressArticle(Base):
     parser_version: Mapped[str] = mapped_column(String(20))
 
 
+def _observed_then(context: Any) -> datetime:
+    """A change is recorded when it is observed unless its writer says otherwise."""
+    return context.get_current_parameters()["observed_at"]
+
+
 class ControlChange(Base):
     """One change to one provision of a control list."""
 
@@ -265,6 +270,7 @@ class ControlChange(Base):
         Index("ix_changes_announced", "announced_on"),
         Index("ix_changes_effective", "effective_on"),
         Index("ix_changes_observed", "observed_at"),
+        Index("ix_changes_recorded", "recorded_at"),
         Index("ix_changes_instrument", "law_id", "effective_on"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # stable content key
@@ -283,7 +289,10 @@ class ControlChange(Base):
     announced_on: Mapped[date | None]
     promulgated_on: Mapped[date | None]
     effective_on: Mapped[date | None]
-    observed_at: Mapped[datetime]
+    observed_at: Mapped[datetime]  # when the text holding it was observed
+    # When derivation first recorded it: later than observed_at only for a change an
+    # earlier parse missed (a fixed parser, `reprocess`); the digest's week goes by this.
+    recorded_at: Mapped[datetime] = mapped_column(default=_observed_then)
     before_text: Mapped[str | None] = mapped_column(Text)
     after_text: Mapped[str | None] = mapped_column(Text)
     renumbered_from: Mapped[dict[str, Any] | None]

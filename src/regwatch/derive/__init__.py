@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine
 
@@ -34,9 +35,11 @@ class Problem:
 
 
 def catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool = False,
-             sources: list[str] | None = None) -> list[Problem]:
+             sources: list[str] | None = None, now: datetime | None = None) -> list[Problem]:
     """Derive what is not yet derived. `rebuild_all_laws` re-derives every law history
-    (of `sources` only, when given) — for `regwatch reprocess`.
+    (of `sources` only, when given) — for `regwatch reprocess`, which also passes `now`:
+    what derivation finds for the first time, or replaces, is recorded at that moment
+    (default: the newest observation, see versions.derivation_time).
 
     One derivation at a time per database (lease "derive"): two runs ending together would
     otherwise derive the same pending versions twice. The second waits, then finds little
@@ -48,11 +51,12 @@ def catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool = 
 
     with locks.lease(engine, "derive", ttl_s=max(60, config.scheduler.lock_ttl_s), wait=True,
                      poll_s=0.2, on_wait=waiting):  # a derivation takes seconds: poll often
-        return _catch_up(engine, config, store, rebuild_all_laws=rebuild_all_laws, sources=sources)
+        return _catch_up(engine, config, store, rebuild_all_laws=rebuild_all_laws,
+                         sources=sources, now=now)
 
 
 def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
-              sources: list[str] | None) -> list[Problem]:
+              sources: list[str] | None, now: datetime | None) -> list[Problem]:
     from regwatch.derive import (
         announcements,
         date_history,
@@ -61,12 +65,14 @@ def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
         evidence_history,
         law_history,
         press,
+        versions,
     )
     from regwatch.normalise.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(config.taxonomy_path())
     problems: list[Problem] = []
     with transaction(engine) as session:
+        at = versions.derivation_time(session, now)
         if rebuild_all_laws:
             stale = law_history.laws_of_sources(session, sources)
         else:
@@ -74,20 +80,20 @@ def _catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool,
     # Each step keeps the change evidence it replaces (evidence_history), and the events step
     # the event states (event_history), in its transaction.
     for law_id in stale:
-        with transaction(engine) as session, evidence_history.kept(session):
+        with transaction(engine) as session, evidence_history.kept(session, at):
             revisions = law_history.stored_revisions(session).get(law_id, [])
             for url, message in law_history.rebuild_law(session, law_id, revisions, load=store.get,
-                                                        taxonomy=taxonomy,
+                                                        taxonomy=taxonomy, at=at,
                                                         title_en=_title_en(taxonomy, law_id)):
                 problems.append(Problem(None, url, message))
-    with transaction(engine) as session, evidence_history.kept(session):
+    with transaction(engine) as session, evidence_history.kept(session, at):
         problems += announcements.derive_pending(session, store, taxonomy)
-    with transaction(engine) as session, evidence_history.kept(session):
+    with transaction(engine) as session, evidence_history.kept(session, at):
         problems += press.derive_pending(session, store, taxonomy)
-    with (transaction(engine) as session, evidence_history.kept(session),
-          event_history.kept(session)):
+    with (transaction(engine) as session, evidence_history.kept(session, at),
+          event_history.kept(session, at)):
         events.rebuild_events(session, config, taxonomy)
-        date_history.record(session)  # with the events: their dates are the changes' too
+        date_history.record(session, at)  # with the events: their dates are the changes' too
     problems = _attribute(engine, problems)
     for p in problems:
         log.error("%s: %s: %s", p.source or "?", p.url, p.message)

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from regwatch.db.tables import DATE_FIELDS, ChangeDate, ControlChange, DocumentVersion, Evidence
+from regwatch.derive.versions import derivation_time
 
 
-def record(session: Session | Connection) -> int:
-    """Append the dates that changed since the last call. Returns how many rows were added."""
+def record(session: Session | Connection, at: datetime | None = None) -> int:
+    """Append the dates that changed since the last call, a correction known from `at` (the
+    derivation's moment, see derive.versions.derivation_time). Returns how many rows were added."""
     # Per (change, field): the latest entry (value, known_at, id) and the value before it.
     latest: dict[tuple[str, str], tuple[date | None, datetime, int]] = {}
     earlier: dict[tuple[str, str], date | None] = {}
@@ -44,7 +46,7 @@ def record(session: Session | Connection) -> int:
             .outerjoin(DocumentVersion, DocumentVersion.id == Evidence.document_version_id)
             .where(Evidence.change_id.is_not(None), Evidence.field.in_(DATE_FIELDS))):
         evidenced.setdefault((change_id, field), []).append(observed)
-    newest = session.execute(select(func.max(DocumentVersion.observed_at))).scalar()
+    at = at or derivation_time(session)
     rows = []
     for change_id, observed_at, *values in session.execute(
             select(ControlChange.id, ControlChange.observed_at,
@@ -57,7 +59,7 @@ def record(session: Session | Connection) -> int:
             if before is None:
                 known_at = known_since(observed_at, evidenced.get(key, []))
             else:  # a correction: shown from the run that brought it on, never before
-                known_at = max(before[1], newest or before[1])
+                known_at = max(before[1], at)
                 if known_at == before[1]:
                     # The value it replaces was never shown (a derivation from part of what
                     # was observed at that moment): it gives way, as if never recorded.

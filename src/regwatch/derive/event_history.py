@@ -5,28 +5,30 @@ and dates move as its stages are published (a public-comment notice, then the am
 and a press-only event goes when it is merged away. `--as-known-at T` (a report or a
 digest replayed for an audit) must show the event as it stood at T. `kept(session)` wraps
 the events step: each event state it changed or removed is appended to `event_history`
-(and an `absent` row for an event it made from documents observed earlier), replaced from
-the newest observation in the store — the run that brought the change, as
-for dates and evidence (see `regwatch.derive.date_history`).
+(and an `absent` row for an event it made from documents observed earlier), replaced at
+the derivation's moment — the run that brought the change, as for dates and evidence (see
+`regwatch.derive.date_history`, `regwatch.derive.versions.derivation_time`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from regwatch.db.queries import events_as_known
-from regwatch.db.tables import EVENT_SHOWN, DocumentVersion, EventHistory
+from regwatch.db.tables import EVENT_SHOWN, EventHistory
+from regwatch.derive.versions import derivation_time
 
 
 @contextmanager
-def kept(session: Session) -> Iterator[None]:
-    """Keep the event states the wrapped derivation step replaces (not on error)."""
+def kept(session: Session, at: datetime | None = None) -> Iterator[None]:
+    """Keep the event states the wrapped derivation step replaces (not on error), replaced
+    `at` (default: derivation_time)."""
     before = states(session)
     yield
     session.flush()
@@ -36,8 +38,7 @@ def kept(session: Session) -> Iterator[None]:
     made = {key: state for key, state in after.items() if key not in before}
     if not (replaced or made):
         return
-    newest = session.execute(select(func.max(DocumentVersion.observed_at))).scalar()
-    superseded_at = newest or datetime.now(UTC)
+    superseded_at = at or derivation_time(session)
     last_kept = dict(session.execute(
         select(EventHistory.key, func.max(EventHistory.superseded_at))
         .where(EventHistory.key.in_([*replaced, *made])).group_by(EventHistory.key)).all())

@@ -4,19 +4,19 @@ Law histories and events are rebuilt from the latest documents: when a revision'
 or an announcement is corrected, the evidence rows quoting it are deleted and written
 again with the new quote and document version. `--as-known-at T` must still show the
 source a report made at T showed. `kept(session)` wraps a derivation step: the rows it
-removed while their change stays are appended to `evidence_history`, replaced from the
-newest observation in the store — the run that brought the correction, as for dates (see
-`regwatch.derive.date_history`).
+removed while their change stays are appended to `evidence_history`, replaced at the
+derivation's moment — the run that brought the correction, as for dates (see
+`regwatch.derive.date_history`, `regwatch.derive.versions.derivation_time`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from regwatch.db.tables import (
@@ -26,11 +26,13 @@ from regwatch.db.tables import (
     Evidence,
     EvidenceHistory,
 )
+from regwatch.derive.versions import derivation_time
 
 
 @contextmanager
-def kept(session: Session) -> Iterator[None]:
-    """Keep the change evidence that the wrapped derivation step replaces (not on error)."""
+def kept(session: Session, at: datetime | None = None) -> Iterator[None]:
+    """Keep the change evidence that the wrapped derivation step replaces (not on error),
+    replaced `at` (default: derivation_time)."""
     before = _current(session)
     yield
     after = {_content(r) for r in _current(session)}
@@ -49,8 +51,7 @@ def kept(session: Session) -> Iterator[None]:
     versions = {r["document_version_id"] for r in gone} - {None}
     observed = dict(session.execute(select(DocumentVersion.id, DocumentVersion.observed_at)
                                     .where(DocumentVersion.id.in_(versions))).all())
-    newest = session.execute(select(func.max(DocumentVersion.observed_at))).scalar()
-    superseded_at = newest or datetime.now(UTC)
+    superseded_at = at or derivation_time(session)
     position: dict[int, int] = {}
     for change_rows in _by_change(before).values():
         position.update((r["id"], i) for i, r in enumerate(change_rows))

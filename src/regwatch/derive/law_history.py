@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -115,7 +115,7 @@ def change_id(law_id: str, law_revision_id: str, path: str, change_type: str) ->
 
 
 def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], *, load, taxonomy,
-                title_en: str | None = None) -> list[tuple[str, str]]:
+                title_en: str | None = None, at: datetime) -> list[tuple[str, str]]:
     """Rebuild revisions, provisions and changes of one law. Returns problems found, as
     (URL of the revision, what is wrong)."""
     from regwatch.normalise.egov_law import PARSER_VERSION, parse_law_xml
@@ -128,28 +128,16 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
         session.add(instrument)
         session.flush()
     old_changes = select(ControlChange.id).where(ControlChange.law_id == law_id)
-    # A change found again with the same content keeps its first observation: a corrected
-    # record (a new version of the revision, same text) is not a newly observed change.
-    first_seen: dict[str, tuple[datetime, tuple]] = {}
-    # e-Gov may list a revision again under a new ID (the ID carries the enforcement date):
-    # the same change of the same amending law keeps its ID and first observation, and
-    # only its dates move (a date correction, see derive.date_history). `ids` keeps such an
-    # ID on later rebuilds, when it is no longer the hash of its revision's ID.
-    ids: dict[tuple[str, str, str], str] = {}
-    carried: dict[tuple, tuple[str, datetime]] = {}
+    known = _Known(at)
     rebuilt = {r.law_revision_id for r in revisions}
     for r in session.execute(
-            select(ControlChange.id, ControlChange.observed_at, ControlChange.path,
+            select(ControlChange.id, ControlChange.observed_at, ControlChange.recorded_at,
+                   ControlChange.path,
                    ControlChange.change_type, ControlChange.before_text, ControlChange.after_text,
                    LawRevision.law_revision_id, LawRevision.amendment_law_id)
             .outerjoin(LawRevision, LawRevision.id == ControlChange.revision_id)
             .where(ControlChange.law_id == law_id)):
-        first_seen[r.id] = (r.observed_at, (r.change_type, r.before_text, r.after_text))
-        if r.law_revision_id in rebuilt:
-            ids[(r.law_revision_id, r.path, r.change_type)] = r.id
-        elif r.amendment_law_id:
-            carried[(r.amendment_law_id, r.path, r.change_type, r.before_text, r.after_text)] = (
-                r.id, r.observed_at)
+        known.add(r, relisted=r.law_revision_id not in rebuilt)
     session.execute(delete(ChangeCategory).where(ChangeCategory.change_id.in_(old_changes)))
     session.execute(delete(Evidence).where(Evidence.change_id.in_(old_changes)))
     session.execute(delete(ControlChange).where(ControlChange.law_id == law_id))
@@ -195,8 +183,7 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
             closed.append(gone)
         if previous is not None:
             _store_changes(session, law_id, instrument, previous[0], rev, row,
-                           diff_laws(previous[1], text), taxonomy, PARSER_VERSION, first_seen,
-                           ids, carried)
+                           diff_laws(previous[1], text), taxonomy, PARSER_VERSION, known)
         previous = (rev, text)
     for rev_id, row in existing.items():
         if rev_id not in keep:
@@ -205,6 +192,67 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
     for start in range(0, len(rows), 2000):
         session.execute(insert(Provision), rows[start:start + 2000])
     return problems
+
+
+@dataclass
+class _Known:
+    """The changes a law rebuild replaces, by what makes a new one the same change again.
+
+    A change found again with the same content keeps its first observation: a corrected
+    record (a new version of the revision, same text) is not a newly observed change. Every
+    change found again keeps when it was recorded; a new one is recorded `at` (the
+    derivation's moment), later than its observation only when an earlier parse missed it.
+
+    e-Gov may list a revision again under a new ID (the ID carries the enforcement date):
+    the same change of the same amending law keeps its ID and times, and only its dates move
+    (a date correction, see derive.date_history). `ids` keeps such an ID on later rebuilds,
+    when it is no longer the hash of its revision's ID. A change whose ID a parser change
+    moved (a new path scheme) keeps its times when a change of the same revision with the
+    same text is gone (one for one): a parser change is not news.
+    """
+
+    at: datetime
+    first_seen: dict[str, tuple[datetime, datetime, tuple]] = field(default_factory=dict)
+    ids: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    carried: dict[tuple, tuple[str, datetime, datetime]] = field(default_factory=dict)
+    same_text: dict[tuple, list[tuple[str, datetime, datetime]]] = field(default_factory=dict)
+
+    def add(self, r: Any, *, relisted: bool) -> None:
+        content = (r.change_type, r.before_text, r.after_text)
+        self.first_seen[r.id] = (r.observed_at, r.recorded_at, content)
+        if not relisted:
+            self.ids[(r.law_revision_id, r.path, r.change_type)] = r.id
+            self.same_text.setdefault((r.law_revision_id, *content), []).append(
+                (r.id, r.observed_at, r.recorded_at))
+        elif r.amendment_law_id:
+            self.carried[(r.amendment_law_id, r.path, *content)] = (
+                r.id, r.observed_at, r.recorded_at)
+
+    def times(self, law_id: str, new: StoredRevision,
+              changes: list) -> list[tuple[str, datetime, datetime]]:
+        """(ID, observed_at, recorded_at) of each change `new` makes, in order."""
+        out = []
+        for ch in changes:
+            content = (ch.change_type, ch.before_text, ch.after_text)
+            cid = (self.ids.get((new.law_revision_id, ch.path, ch.change_type))
+                   or change_id(law_id, new.law_revision_id, ch.path, ch.change_type))
+            seen, recorded, before = self.first_seen.get(cid, (None, None, None))
+            observed = min(seen, new.observed_at) if before == content else new.observed_at
+            if seen is None:
+                cid, observed, recorded = self.carried.pop(
+                    (new.record.get("amendment_law_id"), ch.path, *content), (cid, observed, None))
+            out.append((cid, observed, recorded, content))
+        made = {cid for cid, *_ in out}
+        times = []
+        for cid, observed, recorded, content in out:
+            if recorded is None:  # new: unless a change of the same text is gone (its ID moved)
+                alike = self.same_text.get((new.law_revision_id, *content), [])
+                gone = next((g for g in alike if g[0] not in made), None)
+                if gone is not None:
+                    alike.remove(gone)
+                    _, observed, recorded = gone
+            times.append((cid, observed, max(recorded or self.at, observed)))
+        return times
 
 
 def _upsert_revision(session: Session, row: LawRevision | None, instrument: Instrument,
@@ -229,27 +277,19 @@ def _upsert_revision(session: Session, row: LawRevision | None, instrument: Inst
 
 def _store_changes(session: Session, law_id: str, instrument: Instrument, old: StoredRevision,
                    new: StoredRevision, row: LawRevision, changes, taxonomy,
-                   parser_version: str, first_seen: dict[str, tuple[datetime, tuple]],
-                   ids: dict[tuple[str, str, str], str],
-                   carried: dict[tuple, tuple[str, datetime]]) -> None:
+                   parser_version: str, known: _Known) -> None:
     record = new.record
     amend = record.get("amendment_law_num") or record.get("amendment_law_id")
-    for ch in changes:
-        cid = (ids.get((new.law_revision_id, ch.path, ch.change_type))
-               or change_id(law_id, new.law_revision_id, ch.path, ch.change_type))
-        seen, content = first_seen.get(cid, (None, None))
-        observed = (min(seen, new.observed_at)
-                    if content == (ch.change_type, ch.before_text, ch.after_text) else new.observed_at)
-        if seen is None:
-            cid, observed = carried.pop((record.get("amendment_law_id"), ch.path, ch.change_type,
-                                         ch.before_text, ch.after_text), (cid, observed))
+    changes = list(changes)
+    for ch, (cid, observed, recorded) in zip(changes, known.times(law_id, new, changes), strict=True):
         session.add(ControlChange(
             id=cid, revision_id=row.id, jurisdiction="JP", law_id=law_id,
             instrument_title=instrument.title, path=ch.path, citation_ja=ch.citation_ja,
             citation_en=ch.citation_en, list_entry=ch.list_entry, change_type=ch.change_type,
             regime="unknown", outside_wassenaar=None, announced_on=None,
             promulgated_on=row.promulgated_on, effective_on=row.effective_on,
-            observed_at=observed, before_text=ch.before_text, after_text=ch.after_text,
+            observed_at=observed, recorded_at=recorded, before_text=ch.before_text,
+            after_text=ch.after_text,
             renumbered_from=dict(ch.renumbered_from) if ch.renumbered_from else None,
             status="official", parser_version=parser_version))
         session.flush()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regwatch.db.tables import DocumentRow, DocumentVersion, SourceRow
@@ -24,6 +24,19 @@ class PendingVersion:
     encoding: str | None
     title: str | None
     metadata: dict[str, Any]
+
+
+def derivation_time(session: Session, now: datetime | None = None) -> datetime:
+    """The moment a derivation records what it finds and what it replaces.
+
+    A pipeline run derives right after observing, so by default it is the newest
+    observation in the store (which also makes replays, the demo and tests, reproducible).
+    `regwatch reprocess` passes its clock: what a fixed parser finds in old snapshots was
+    learnt then, not when they were fetched. Never before the newest observation."""
+    newest = session.execute(select(func.max(DocumentVersion.observed_at))).scalar()
+    if now is None:
+        return newest or datetime.now(UTC)
+    return max(now, newest) if newest else now
 
 
 def latest_versions(session: Session, kind: str) -> list[PendingVersion]:

@@ -1,10 +1,12 @@
 """`regwatch digest`: build each subscriber's weekly digest, then write it or send it.
 
 A digest covers what regwatch learned during its period: control-list changes whose
-`observed_at` falls in [start, end), whatever their announced or effective dates, plus
+`recorded_at` falls in [start, end), whatever their announced or effective dates, plus
 events (announced or reported) first observed then that have no list change yet, plus
 source-health problems.
-Each change has one observation time, so it lands in exactly one period.
+Each change has one recording time, so it lands in exactly one period. It is its
+observation time, except for a change an earlier parse missed and `reprocess` found: that
+one comes in the period it was found, marked "found late".
 
 --send refuses a period that has not ended (what is learned later in it would never be
 sent), holds the `digest` lease so two runs cannot send at once, and also retries
@@ -174,7 +176,7 @@ def _composer(engine: Engine, config: Config, sub: SubscriberConfig, period: Per
 def digest_content(engine: Engine, config: Config, sub: SubscriberConfig, period: Period,
                    health: tuple[SourceHealth, ...],
                    as_known_at: datetime | None = None) -> DigestContent:
-    window = dict(observed_from=period.start, observed_to=period.end, as_known_at=as_known_at,
+    window = dict(learned_from=period.start, learned_to=period.end, as_known_at=as_known_at,
                   categories=sub.categories, jurisdictions=sub.jurisdictions,
                   instruments=sub.instruments, tz=config.tz)
     changes = select_changes(engine, **window)
@@ -189,8 +191,8 @@ def event_notes(engine: Engine, period: Period, sub: SubscriberConfig,
                 as_known_at: datetime | None = None) -> list[EventNote]:
     """Events first observed in the period (and by `as_known_at`) that match the
     subscriber's filters, as they stood then, with their sources (as known then)."""
-    events = [ev for ev in select_events(engine, observed_from=period.start,
-                                         observed_to=period.end, as_known_at=as_known_at)
+    events = [ev for ev in select_events(engine, learned_from=period.start,
+                                         learned_to=period.end, as_known_at=as_known_at)
               if _matches(ev, sub)]
     return [EventNote(ev["key"], ev["title"], ev["status"], as_date(ev["announced_on"]),
                       as_date(ev["effective_on"]), ev["regime"] or "unknown",

@@ -180,7 +180,6 @@ def _env() -> Environment:
 def _view(content: DigestContent, lang: str, report_url: str, tz: tzinfo,
           email: str) -> dict[str, Any]:
     t = i18n.STRINGS[lang]
-    end_day = content.period.end.date()
     groups: dict[str | None, list[ChangeRecord]] = {}
     titles: dict[str | None, str | None] = {}
     for c in content.changes:
@@ -193,7 +192,7 @@ def _view(content: DigestContent, lang: str, report_url: str, tz: tzinfo,
             "key": key,
             "title": line_text(titles[key]) or key,
             "count": len(items),
-            "changes": [_change(c, lang, report_url, tz, end_day) for c in
+            "changes": [_change(c, lang, report_url, tz, content.period) for c in
                         sorted(items, key=lambda c: (c.instrument.get("law_id") or "",
                                                      c.provision.get("path") or "", c.id))],
             "effective_on": _first_date(c.effective_on for c in items),
@@ -205,7 +204,7 @@ def _view(content: DigestContent, lang: str, report_url: str, tz: tzinfo,
     # Headline events first: the biggest, then the most recently announced.
     events.sort(key=lambda e: (-e["count"], -(e["announced_on"] or date.min).toordinal(),
                                e["title"] or ""))
-    other = [_change(c, lang, report_url, tz, end_day)
+    other = [_change(c, lang, report_url, tz, content.period)
              for c in sorted(groups.get(None, []), key=lambda c: (
                  c.instrument.get("law_id") or "", c.provision.get("path") or "", c.id))]
     fmt = "%Y-%m-%d %H:%M"
@@ -236,7 +235,7 @@ def _first_date(values: Any) -> date | None:
     return min(known) if known else None
 
 
-def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo, end_day: date) -> dict:
+def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo, period: Period) -> dict:
     renumbered = _citation(c.renumbered_from, lang) if c.renumbered_from else None
     return {
         "id": c.id,
@@ -248,7 +247,9 @@ def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo, end_day: da
         "renumbered_from": renumbered,
         "regime": c.regime if c.regime in i18n.REGIMES[lang] else "unknown",
         "outside_wassenaar": c.outside_wassenaar is True,
-        "not_in_force": c.effective_on is not None and c.effective_on > end_day,
+        "not_in_force": c.effective_on is not None and c.effective_on > period.end.date(),
+        # Recorded in this period from a text observed before it: an earlier parse missed it.
+        "found_late": c.observed_at < period.start,
         "unofficial": c.status != "official",
         "announced_on": c.announced_on,
         "promulgated_on": c.promulgated_on,
