@@ -90,7 +90,9 @@ def run_sources(app: App, names: list[str], *, progress: bool | None = None,
                                      kinds=kinds, now=now, progress=progress), sources))
     finally:
         fetcher.close()  # flushes the fetch log
-    problems = catch_up(engine, config, store)
+    # What derivation records for the first time is learnt now, even with nothing new
+    # fetched (a revision an older parser could not read, parsed after an upgrade).
+    problems = catch_up(engine, config, store, now=now or now_utc())
     return _record_problems(engine, results, problems)
 
 

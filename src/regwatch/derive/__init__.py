@@ -37,9 +37,9 @@ class Problem:
 def catch_up(engine: Engine, config: Config, store, *, rebuild_all_laws: bool = False,
              sources: list[str] | None = None, now: datetime | None = None) -> list[Problem]:
     """Derive what is not yet derived. `rebuild_all_laws` re-derives every law history
-    (of `sources` only, when given) — for `regwatch reprocess`, which also passes `now`:
-    what derivation finds for the first time, or replaces, is recorded at that moment
-    (default: the newest observation, see versions.derivation_time).
+    (of `sources` only, when given) — for `regwatch reprocess`. What derivation finds for
+    the first time, or replaces, is recorded at `now` (the caller's clock; default and
+    never before the newest observation, see versions.derivation_time).
 
     One derivation at a time per database (lease "derive"): two runs ending together would
     otherwise derive the same pending versions twice. The second waits, then finds little

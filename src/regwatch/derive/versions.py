@@ -27,12 +27,10 @@ class PendingVersion:
 
 
 def derivation_time(session: Session, now: datetime | None = None) -> datetime:
-    """The moment a derivation records what it finds and what it replaces.
-
-    A pipeline run derives right after observing, so by default it is the newest
-    observation in the store (which also makes replays, the demo and tests, reproducible).
-    `regwatch reprocess` passes its clock: what a fixed parser finds in old snapshots was
-    learnt then, not when they were fetched. Never before the newest observation."""
+    """The moment a derivation records what it finds and what it replaces: `now`, the
+    caller's clock (a pipeline run's moment, `regwatch reprocess`'s), never before the
+    newest observation in the store; that observation when no clock is given. What a fixed
+    parser finds in old snapshots is learnt when it runs, not when they were fetched."""
     newest = session.execute(select(func.max(DocumentVersion.observed_at))).scalar()
     if now is None:
         return newest or datetime.now(UTC)
