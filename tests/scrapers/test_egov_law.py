@@ -292,6 +292,35 @@ def test_changes_an_earlier_parse_missed_reach_the_next_digest_marked_found_late
 T3 = datetime(2023, 5, 26, 3, 0, tzinfo=UTC)
 
 
+def test_a_revision_an_older_parser_could_not_read_yields_news_of_the_run_that_reads_it(
+        world, engine, monkeypatch) -> None:
+    """After an upgrade, a run that fetches nothing new still derives the revision the old
+    parser failed on: its changes are recorded by that run, not at the old fetch."""
+    import regwatch.normalise.egov_law as egov_law
+    from regwatch.errors import ParseError
+
+    server, app, _ = world
+    readable = egov_law.parse_law_xml
+
+    def older_parser(data, source=None):
+        if REV_2023 in (source or ""):
+            raise ParseError(source, "an element this version does not know")
+        return readable(data, source=source)
+
+    monkeypatch.setattr(egov_law, "parse_law_xml", older_parser)
+    assert run(app, T1).status == "partial"
+    assert count(engine, ControlChange) == 0
+    monkeypatch.setattr(egov_law, "parse_law_xml", readable)
+    result = run(app, REPROCESSED)
+    assert (result.status, result.documents_changed) == ("ok", 0)
+    with engine.connect() as conn:
+        times = set(conn.execute(select(ControlChange.observed_at, ControlChange.recorded_at)).all())
+    assert times == {(T1, REPROCESSED)}
+    week = select_changes(engine, learned_from=datetime(2023, 6, 12, tzinfo=UTC),
+                          learned_to=datetime(2023, 6, 19, tzinfo=UTC))
+    assert len(week) == count(engine, ControlChange) > 0
+
+
 def test_a_corrected_record_with_the_same_text_is_stored_once_and_moves_the_dates(world, engine) -> None:
     """e-Gov postpones an enforcement date (正誤 of the record, `updated` moves) while the law
     text stays the same to the byte: the new date must replace the old one, the changes keep
