@@ -255,6 +255,27 @@ def test_reprocess_rederives_from_snapshots_and_reports_parser_changes(world, en
             select(ControlChange.id, ControlChange.observed_at, ControlChange.recorded_at))} == times
 
 
+def test_a_change_whose_id_a_parser_change_moved_is_not_news(world, engine) -> None:
+    """A new path scheme gives every change a new ID: the same change of the same revision
+    with the same text keeps its times (one for one), so no digest reports it again."""
+    from regwatch.reprocess import reprocess
+
+    server, app, _ = world
+    run(app, T1)
+    table = ControlChange.__table__
+    with engine.begin() as conn:  # an older parser with another path scheme
+        moved = conn.execute(select(table).where(table.c.change_type == "added")
+                             .order_by(table.c.path)).mappings().first()
+        conn.execute(table.delete().where(table.c.id == moved["id"]))
+        conn.execute(table.insert().values({**moved, "id": "old-scheme", "path": "old/scheme"}))
+    outcome = reprocess(app, [], now=REPROCESSED)
+    assert (outcome.added, outcome.removed) == ([moved["id"]], ["old-scheme"])
+    with engine.connect() as conn:
+        times = conn.execute(select(ControlChange.observed_at, ControlChange.recorded_at)
+                             .where(ControlChange.id == moved["id"])).one()
+    assert tuple(times) == (T1, T1)
+
+
 def test_changes_an_earlier_parse_missed_reach_the_next_digest_marked_found_late(world, engine) -> None:
     """Missing a change is the worst failure: one found only by a fixed parser must reach
     people, in the digest of the week it was found, and not be in replays of before."""

@@ -9,9 +9,10 @@ When a value was known (``known_at``) follows observation times, like the rest o
 as-known-at. A change's first value of a date is known from the change's own observation
 or, when evidence rows name the field, from the earliest observation of a document they
 come from (evidence without a document version comes with the change). A value that
-replaces another is known from the newest observation in the store when derivation made
-the replacement — the run that brought the correction; regwatch showed the old value
-until then, even if the new one rests on older documents (a parser fix, `reprocess`).
+replaces another is known from the moment derivation made the replacement — the run that
+brought the correction (see `regwatch.derive.versions.derivation_time`); regwatch showed
+the old value until then, even if the new one rests on older documents (a parser fix,
+`reprocess`).
 A value replaced at the very moment it became known was never shown (two runs deriving
 from parts of one observation): it gives way instead of staying as a correction.
 """
