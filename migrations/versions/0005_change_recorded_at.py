@@ -13,9 +13,6 @@ were recorded when observed, as far as anyone can tell now.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,35 +23,63 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with _views_set_aside():
-        with op.batch_alter_table("control_changes", schema=None) as batch_op:
-            batch_op.add_column(sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=True))
-        op.execute("UPDATE control_changes SET recorded_at = observed_at")
-        with op.batch_alter_table("control_changes", schema=None) as batch_op:
-            batch_op.alter_column("recorded_at", existing_type=sa.DateTime(timezone=True),
-                                  nullable=False)
-            batch_op.create_index("ix_changes_recorded", ["recorded_at"], unique=False)
+    # SQLite alters a table by copying it, which a view over it does not survive; v_changes
+    # (the only one over control_changes) is made again, now with recorded_at.
+    op.execute("DROP VIEW v_changes")
+    with op.batch_alter_table("control_changes", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE control_changes SET recorded_at = observed_at")
+    with op.batch_alter_table("control_changes", schema=None) as batch_op:
+        batch_op.alter_column("recorded_at", existing_type=sa.DateTime(timezone=True),
+                              nullable=False)
+        batch_op.create_index("ix_changes_recorded", ["recorded_at"], unique=False)
+    _create_v_changes(recorded_at=True)
 
 
 def downgrade() -> None:
-    with _views_set_aside():
-        with op.batch_alter_table("control_changes", schema=None) as batch_op:
-            batch_op.drop_index("ix_changes_recorded")
-            batch_op.drop_column("recorded_at")
+    op.execute("DROP VIEW v_changes")
+    with op.batch_alter_table("control_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_changes_recorded")
+        batch_op.drop_column("recorded_at")
+    _create_v_changes(recorded_at=False)
 
 
-@contextmanager
-def _views_set_aside() -> Iterator[None]:
-    """SQLite alters a table by copying it, which a view over it does not survive: drop the
-    views and create them again from their own stored SQL, unchanged."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        yield
-        return
-    views = bind.execute(sa.text(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY name")).all()
-    for name, _ in views:
-        op.execute(f'DROP VIEW "{name}"')
-    yield
-    for _, sql in views:
-        op.execute(sql)
+def _create_v_changes(*, recorded_at: bool) -> None:
+    """v_changes as 0001 made it, with recorded_at after observed_at when asked."""
+    if op.get_bind().dialect.name == "postgresql":
+        categories = (
+            "(SELECT coalesce(json_agg(cc.category ORDER BY cc.category), '[]'::json) "
+            "FROM change_categories cc WHERE cc.change_id = c.id)"
+        )
+        sources = (
+            "(SELECT coalesce(json_agg(json_build_object('url', ev.url, 'kind', ev.kind, "
+            "'title', ev.title, 'quote', ev.quote) ORDER BY ev.id), '[]'::json) "
+            "FROM evidence ev WHERE ev.change_id = c.id)"
+        )
+    else:
+        categories = (
+            "(SELECT coalesce(json_group_array(category), '[]') FROM "
+            "(SELECT cc.category FROM change_categories cc WHERE cc.change_id = c.id "
+            "ORDER BY cc.category))"
+        )
+        sources = (
+            "(SELECT coalesce(json_group_array(json_object('url', url, 'kind', kind, "
+            "'title', title, 'quote', quote)), '[]') FROM "
+            "(SELECT ev.url, ev.kind, ev.title, ev.quote FROM evidence ev "
+            "WHERE ev.change_id = c.id ORDER BY ev.id))"
+        )
+    recorded = " c.recorded_at," if recorded_at else ""
+    op.execute(f"""
+        CREATE VIEW v_changes AS
+        SELECT c.id, c.jurisdiction,
+               c.law_id AS instrument_law_id, c.instrument_title,
+               c.path AS provision_path, c.citation_ja, c.citation_en,
+               c.list_entry, c.change_type, {categories} AS categories,
+               c.regime, c.outside_wassenaar,
+               c.announced_on, c.promulgated_on, c.effective_on, c.observed_at,{recorded}
+               c.before_text, c.after_text,
+               e.key AS event_key, e.title AS event_title,
+               {sources} AS sources,
+               c.renumbered_from, c.status
+        FROM control_changes c LEFT JOIN events e ON e.id = c.event_id
+    """)

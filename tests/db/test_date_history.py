@@ -138,6 +138,11 @@ def test_the_migration_seeds_the_history_of_an_existing_database(db_url: str) ->
         assert sorted(_rows(engine)) == sorted(FIRST)
         with engine.connect() as conn:  # and the values read back as dates and moments
             assert conn.execute(text("SELECT count(*) FROM change_dates")).scalar() == 3
+            # 0005: changes already stored were recorded when observed, in the view too
+            assert conn.execute(select(ControlChange.id, ControlChange.recorded_at)
+                                .order_by(ControlChange.id)).all() == [("c1", at(2)), ("c2", at(3))]
+            assert conn.execute(text("SELECT count(*) FROM v_changes "
+                                     "WHERE recorded_at = observed_at")).scalar() == 2
         with transaction(engine) as s:
             assert date_history.record(s) == 0  # derivation agrees with the seed
         downgrade(engine, "0001")

@@ -91,7 +91,8 @@ def test_views_have_the_documented_columns(engine) -> None:
     assert {"id", "jurisdiction", "instrument_law_id", "instrument_title", "provision_path",
             "citation_ja", "citation_en", "list_entry", "change_type", "categories", "regime",
             "outside_wassenaar", "announced_on", "promulgated_on", "effective_on", "observed_at",
-            "before_text", "after_text", "event_key", "event_title", "sources"} <= set(changes)
+            "recorded_at", "before_text", "after_text", "event_key", "event_title",
+            "sources"} <= set(changes)
     assert {"source", "url", "title", "change_type", "observed_at"} <= set(docs)
     assert {"source", "last_attempt_at", "last_success_at", "consecutive_failures",
             "last_error"} <= set(health)
