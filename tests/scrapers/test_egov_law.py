@@ -37,6 +37,7 @@ REV_2023 = f"{LAW}_20230723_505M60000400025"
 REV_2026 = f"{LAW}_20260401_508M60000400001"
 T1 = datetime(2023, 5, 24, 3, 0, tzinfo=UTC)
 T2 = datetime(2023, 5, 25, 3, 0, tzinfo=UTC)
+T3 = datetime(2023, 5, 26, 3, 0, tzinfo=UTC)
 REPROCESSED = datetime(2023, 6, 14, 9, 30, tzinfo=UTC)  # three weeks after T1
 
 
@@ -210,6 +211,40 @@ def test_malformed_revision_is_an_error_and_derives_nothing(world, engine) -> No
     assert count(engine, ControlChange) == 0
 
 
+def test_a_malformed_new_version_of_a_revision_loses_no_derived_history(world, engine) -> None:
+    """e-Gov serves a broken copy of a revision it served well before: an error names it,
+    and the history stays as derived from the last version that parses (its changes keep
+    their IDs and times, so nothing is retracted now and announced again later)."""
+    server, app, _ = world
+    run(app, T1)
+    with engine.connect() as conn:
+        before = conn.execute(select(ControlChange.id, ControlChange.observed_at,
+                                     ControlChange.recorded_at, ControlChange.after_text)
+                              .order_by(ControlChange.id)).all()
+    broken = dict(R2023, updated="2023-05-24T10:00:00+09:00")
+    server.route(f"/api/2/law_revisions/{LAW}", listing(broken, R2022))
+    server.route(data_path(REV_2023), law_data(b"<Law><LawBody><MainProvision>", broken))
+    result = run(app, T2)
+    assert result.status == "partial" and REV_2023 in result.error
+    assert "history stands on the version observed 2023-05-24 03:00 UTC" in result.error
+    with engine.connect() as conn:
+        after = conn.execute(select(ControlChange.id, ControlChange.observed_at,
+                                    ControlChange.recorded_at, ControlChange.after_text)
+                             .order_by(ControlChange.id)).all()
+    assert after == before and len(before) == 78
+    # Every run says so until a version parses again; then all is as before.
+    assert REV_2023 in run(app, T3).error
+    fixed = dict(R2023, updated="2023-05-26T10:00:00+09:00")
+    server.route(f"/api/2/law_revisions/{LAW}", listing(fixed, R2022))
+    server.route(data_path(REV_2023), law_data((EGOV / f"{LAW}_20230723_after.xml").read_bytes(), fixed))
+    assert run(app, T3 + timedelta(days=1)).status == "ok"
+    with engine.connect() as conn:
+        again = conn.execute(select(ControlChange.id, ControlChange.observed_at,
+                                    ControlChange.recorded_at, ControlChange.after_text)
+                             .order_by(ControlChange.id)).all()
+    assert again == before
+
+
 def test_diff_law_from_stored_history(world, engine, capsys, tmp_path) -> None:
     from regwatch.lawdiff import diff_stored
 
@@ -310,7 +345,6 @@ def test_changes_an_earlier_parse_missed_reach_the_next_digest_marked_found_late
     assert {c.id for c in select_changes(engine, as_known_at=REPROCESSED - timedelta(seconds=1))} \
         == seen_then
     assert {c.id for c in select_changes(engine, as_known_at=REPROCESSED)} == seen_then | set(found)
-T3 = datetime(2023, 5, 26, 3, 0, tzinfo=UTC)
 
 
 def test_a_revision_an_older_parser_could_not_read_yields_news_of_the_run_that_reads_it(

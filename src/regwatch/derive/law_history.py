@@ -78,17 +78,61 @@ def stored_revisions(session: Session) -> dict[str, list[StoredRevision]]:
         latest[version.document_id] = (url, version)
     by_law: dict[str, list[StoredRevision]] = {}
     for url, v in latest.values():
-        meta = v.doc_metadata or {}
-        record = meta.get("revision") or {}
-        law_id = meta.get("law_id") or record.get("law_id")
-        if v.change_type == "removed" or not v.snapshot_sha256 or not law_id:
-            continue
-        rev_id = record.get("law_revision_id") or meta.get("law_revision_id")
-        by_law.setdefault(law_id, []).append(StoredRevision(
-            law_id, rev_id, v.id, url, v.observed_at, v.snapshot_sha256, record))
+        rev = _stored(url, v)
+        if v.change_type != "removed" and rev is not None:
+            by_law.setdefault(rev.law_id, []).append(rev)
     for revisions in by_law.values():
         revisions.sort(key=lambda r: r.sort_key)
     return by_law
+
+
+def _stored(url: str, v: DocumentVersion) -> StoredRevision | None:
+    meta = v.doc_metadata or {}
+    record = meta.get("revision") or {}
+    law_id = meta.get("law_id") or record.get("law_id")
+    if not v.snapshot_sha256 or not law_id:
+        return None
+    rev_id = record.get("law_revision_id") or meta.get("law_revision_id")
+    return StoredRevision(law_id, rev_id, v.id, url, v.observed_at, v.snapshot_sha256, record)
+
+
+def _earlier_versions(session: Session, rev: StoredRevision) -> list[StoredRevision]:
+    """The stored versions of `rev`'s document before it, newest first."""
+    document_id = select(DocumentVersion.document_id).where(DocumentVersion.id == rev.version_id)
+    current = select(DocumentVersion.version).where(DocumentVersion.id == rev.version_id)
+    versions = session.scalars(
+        select(DocumentVersion)
+        .where(DocumentVersion.document_id == document_id.scalar_subquery(),
+               DocumentVersion.version < current.scalar_subquery(),
+               DocumentVersion.change_type != "removed")
+        .order_by(DocumentVersion.version.desc())).all()
+    return [r for r in (_stored(rev.url, v) for v in versions) if r is not None]
+
+
+def _parse_or_fall_back(session: Session, rev: StoredRevision, load, parse,
+                        problems: list[tuple[str, str]]) -> tuple[StoredRevision, Any] | None:
+    """`rev` parsed; when its latest version does not parse (a broken copy, an element this
+    parser does not know), the newest earlier version that does, so derived history is not
+    lost to bad input. Either way the error is a problem of this run, and of every run
+    until a version parses again (the law stays stale)."""
+    try:
+        return rev, parse(load(rev.snapshot_sha256), source=rev.url)
+    except ParseError as exc:
+        error = exc
+    for older in _earlier_versions(session, rev):
+        try:
+            text = parse(load(older.snapshot_sha256), source=older.url)
+        except ParseError:
+            continue
+        problems.append((rev.url, f"revision {rev.law_revision_id} not parsed: {error.reason}; "
+                                  f"its history stands on the version observed "
+                                  f"{older.observed_at:%Y-%m-%d %H:%M} UTC"))
+        log.error("law %s revision %s not parsed, earlier version used: %s", rev.law_id,
+                  rev.law_revision_id, error)
+        return older, text
+    problems.append((rev.url, f"revision {rev.law_revision_id} not parsed: {error.reason}"))
+    log.error("law %s revision %s not parsed: %s", rev.law_id, rev.law_revision_id, error)
+    return None
 
 
 def stale_laws(session: Session) -> list[str]:
@@ -149,13 +193,11 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
     open_rows: dict[str, dict[str, Any]] = {}
     closed: list[dict[str, Any]] = []
     keep: set[str] = set()
-    for rev in revisions:
-        try:
-            text = parse_law_xml(load(rev.snapshot_sha256), source=rev.url)
-        except ParseError as exc:
-            problems.append((rev.url, f"revision {rev.law_revision_id} not parsed: {exc.reason}"))
-            log.error("law %s revision %s not parsed: %s", law_id, rev.law_revision_id, exc)
+    for latest in revisions:
+        parsed = _parse_or_fall_back(session, latest, load, parse_law_xml, problems)
+        if parsed is None:
             continue
+        rev, text = parsed
         row = _upsert_revision(session, existing.get(rev.law_revision_id), instrument, rev, PARSER_VERSION)
         keep.add(rev.law_revision_id)
         instrument.title = rev.record.get("law_title") or text.title or instrument.title
