@@ -277,7 +277,8 @@ def reprocess(ctx: click.Context, sources: tuple[str, ...]) -> None:
     """Re-derive every record from stored snapshots with the current parsers (no fetching).
 
     Differences are reported as parser changes. A change the earlier parse missed is
-    recorded now: this week's digest lists it, marked "found late".
+    recorded now: this week's digest lists it, marked "found late". A change regwatch had
+    shown and no longer finds is retracted: this week's digest lists it as such.
     """
     outcome = _delegate("regwatch.reprocess:reprocess", _app(ctx), list(sources))
     click.echo(outcome.summary())

@@ -6,6 +6,8 @@ parser change as news. A change no earlier parse found (the fixed parser sees wh
 one missed) keeps the observation time of the snapshot it comes from and is recorded now:
 it is regulatory news regwatch had missed, so the digest of this week lists it as found
 late, and a replay of an earlier moment does not show it (regwatch did not know it then).
+A change regwatch had shown that the fixed parser no longer finds is retracted now: the
+digest of this week lists it as withdrawn, and replays of earlier moments still show it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ _COMPARED = ("law_id", "path", "citation_ja", "citation_en", "list_entry", "chan
 @dataclass
 class ReprocessOutcome:
     added: list[str] = field(default_factory=list)  # found late: in the next digest
-    removed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # retracted: in the next digest
     modified: list[str] = field(default_factory=list)
     total: int = 0
     problems: list[str] = field(default_factory=list)
@@ -46,8 +48,8 @@ class ReprocessOutcome:
     def summary(self) -> str:
         head = (f"reprocessed: {self.total} control changes; parser changes: "
                 f"{len(self.added)} added, {len(self.removed)} removed, {len(self.modified)} modified"
-                " (a changed or dropped change is not news; an added one is a change the earlier"
-                " parse missed: the digest of this week lists it as found late)")
+                " (an added one is a change the earlier parse missed: this week's digest lists"
+                " it as found late; a removed one is withdrawn: the digest lists it as retracted)")
         lines = [head]
         lines += [f"  + {i}" for i in self.added[:50]]
         lines += [f"  - {i}" for i in self.removed[:50]]
@@ -57,7 +59,7 @@ class ReprocessOutcome:
 
 
 def _changes(session) -> dict[str, tuple]:
-    rows = session.execute(select(ControlChange)).scalars()
+    rows = session.execute(select(ControlChange).where(ControlChange.retracted_at.is_(None))).scalars()
     cats = {}
     for cid, cat in session.execute(select(ChangeCategory.change_id, ChangeCategory.category)):
         cats.setdefault(cid, set()).add(cat)

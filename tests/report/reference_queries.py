@@ -162,7 +162,10 @@ def reference_select_changes(
     if learned_to is not None:
         stmt = stmt.where(c.recorded_at < _aware(learned_to, tz))
     if as_known_at is not None:
-        stmt = stmt.where(c.recorded_at <= as_known_at)
+        stmt = stmt.where(c.recorded_at <= as_known_at,
+                          or_(c.retracted_at.is_(None), c.retracted_at > as_known_at))
+    else:
+        stmt = stmt.where(c.retracted_at.is_(None))
     categories, instruments, jurisdictions = list(categories), list(instruments), list(jurisdictions)
     if categories:
         cc = aliased(ChangeCategory)

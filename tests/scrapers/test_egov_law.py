@@ -19,6 +19,7 @@ from regwatch.db.tables import (
     ControlChange,
     DocumentRow,
     DocumentVersion,
+    Evidence,
     LawRevision,
     Provision,
     SourceRun,
@@ -309,6 +310,9 @@ def test_a_change_whose_id_a_parser_change_moved_is_not_news(world, engine) -> N
         times = conn.execute(select(ControlChange.observed_at, ControlChange.recorded_at)
                              .where(ControlChange.id == moved["id"])).one()
     assert tuple(times) == (T1, T1)
+    with engine.connect() as conn:  # nor is the old ID withdrawn: it is the same change
+        assert conn.execute(select(func.count()).select_from(ControlChange)
+                            .where(ControlChange.id == "old-scheme")).scalar_one() == 0
 
 
 def test_changes_an_earlier_parse_missed_reach_the_next_digest_marked_found_late(world, engine) -> None:
@@ -345,6 +349,63 @@ def test_changes_an_earlier_parse_missed_reach_the_next_digest_marked_found_late
     assert {c.id for c in select_changes(engine, as_known_at=REPROCESSED - timedelta(seconds=1))} \
         == seen_then
     assert {c.id for c in select_changes(engine, as_known_at=REPROCESSED)} == seen_then | set(found)
+
+
+def test_a_change_no_longer_found_is_retracted_in_the_digest_and_kept_for_replays(world, engine) -> None:
+    """The mirror of found late: a change an older parser invented, already sent in a digest,
+    is withdrawn when a fixed parser no longer finds it. The next digest says so; current
+    reports and v_changes leave it out; a replay of the moment it was shown still shows it."""
+    from regwatch.reprocess import reprocess
+
+    server, app, _ = world
+    run(app, T1)
+    table = ControlChange.__table__
+    with engine.begin() as conn:  # what an older, buggy parser made up
+        real = conn.execute(select(table).where(table.c.change_type == "added")
+                            .order_by(table.c.path)).mappings().first()
+        conn.execute(table.insert().values({**real, "id": "bogus", "path": real["path"] + ".bogus",
+                                            "citation_ja": "第九十九条", "after_text": "架空の規定"}))
+        conn.execute(Evidence.__table__.insert().values(
+            change_id="bogus", url="https://laws.e-gov.go.jp/x", kind="egov_law", title="e-Gov",
+            quote="架空", field="effective_on"))
+    tz = app.config.tz
+    sub = SubscriberConfig(email="officer@example.com")
+    shown = period_containing(T1, tz=tz)
+    assert "bogus" in {c.id for c in digest_content(engine, app.config, sub, shown, (),
+                                                    shown.end).changes}
+
+    outcome = reprocess(app, [], now=REPROCESSED)
+    assert outcome.removed == ["bogus"] and outcome.added == [] and "retracted" in outcome.summary()
+    with engine.connect() as conn:
+        assert conn.execute(select(table.c.retracted_at).where(table.c.id == "bogus")).scalar_one() \
+            == REPROCESSED
+        assert conn.execute(text("SELECT count(*) FROM v_changes WHERE id = 'bogus'")).scalar() == 0
+    assert "bogus" not in {c.id for c in select_changes(engine)}
+    [then] = [c for c in select_changes(engine, as_known_at=REPROCESSED - timedelta(seconds=1))
+              if c.id == "bogus"]
+    assert then.after_text == "架空の規定" and [s.quote for s in then.sources] == ["架空"]
+    assert "bogus" not in {c.id for c in select_changes(engine, as_known_at=REPROCESSED)}
+    # The digest that listed it replays as it was; the week of the reprocess withdraws it.
+    assert "bogus" in {c.id for c in digest_content(engine, app.config, sub, shown, (),
+                                                    shown.end).changes}
+    week = period_containing(REPROCESSED, tz=tz)
+    content = digest_content(engine, app.config, sub, week, ())
+    assert [c.id for c in content.retracted] == ["bogus"] and content.changes == ()
+    message = compose_digest(content, Recipient(sub.email, "en", ""), sender="rw@example.com",
+                             report_url="", tz=tz, sent_at=week.end)
+    body = message.get_body(("plain",)).get_content()
+    assert "1 retracted" in message["Subject"]
+    assert "== Retracted: changes reported earlier that regwatch no longer finds ==" in body
+    assert "架空の規定" in body and "found late" not in body
+    assert digest_content(engine, app.config, sub, week, (), REPROCESSED - timedelta(seconds=1)
+                          ).retracted == ()
+    # Withdrawn once: later runs and reprocesses keep it as it is.
+    again = reprocess(app, [], now=REPROCESSED + timedelta(days=1))
+    assert (again.added, again.removed, again.modified) == ([], [], [])
+    run(app, REPROCESSED + timedelta(days=2))
+    with engine.connect() as conn:
+        assert conn.execute(select(table.c.retracted_at).where(table.c.id == "bogus")).scalar_one() \
+            == REPROCESSED
 
 
 def test_a_revision_an_older_parser_could_not_read_yields_news_of_the_run_that_reads_it(

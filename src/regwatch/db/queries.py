@@ -17,7 +17,8 @@ As known at T (audit replay)
 
 1. a change is included only if it was recorded by T (``recorded_at <= T``; it is never
    before ``observed_at``, and later only for a change an earlier parse missed, found by
-   ``regwatch reprocess``);
+   ``regwatch reprocess``) and not retracted by T (``retracted_at``: regwatch stopped
+   finding it — a fixed parser, a corrected text; without T, a retracted change is out);
 2. an evidence row is known when its document version was observed ``<= T``
    (``evidence.document_version_id → document_versions.observed_at``); evidence without a
    version is known together with its change (or event). A change's evidence rows that
@@ -264,17 +265,8 @@ def select_changes(
     _check_by(by)
     as_known_at = _aware(as_known_at, tz)
     c = ControlChange
-    # Dates and moments come back as the driver gives them (text on SQLite) and are
-    # converted below: SQLAlchemy's per-value type processing dominated large windows.
-    stmt = (
-        select(c.id, c.jurisdiction, c.law_id, c.instrument_title, c.path, c.citation_ja,
-               c.citation_en, c.list_entry, c.change_type, c.regime,
-               _raw(c.outside_wassenaar),
-               *(_raw(_known_date(name, as_known_at)) for name in DATE_FIELDS),
-               _raw(c.observed_at), c.before_text, c.after_text, c.renumbered_from,
-               c.status, c.event_id)
-    )
-    stmt = _in_window(stmt, announced=_known_date("announced_on", as_known_at),
+    stmt = _in_window(_record_columns(as_known_at).where(_standing(as_known_at)),
+                      announced=_known_date("announced_on", as_known_at),
                       effective=_known_date("effective_on", as_known_at), observed=c.observed_at,
                       learned=c.recorded_at,
                       since=since, until=until, by=by, learned_from=learned_from,
@@ -282,6 +274,49 @@ def select_changes(
     stmt = _filtered(stmt, categories, instruments, jurisdictions)
     with _collector_paused():
         return _records(engine, stmt, as_known_at)
+
+
+def select_retracted(
+    engine: Engine,
+    *,
+    learned_from: datetime,
+    learned_to: datetime,
+    as_known_at: datetime | None = None,
+    categories: Iterable[str] = (),
+    instruments: Iterable[str] = (),
+    jurisdictions: Iterable[str] = (),
+    tz: tzinfo = UTC,
+) -> list[ChangeRecord]:
+    """Changes retracted in [learned_from, learned_to) (and by `as_known_at`): regwatch had
+    shown them and no longer finds them. As they stood when withdrawn (dates as known at T)."""
+    as_known_at = _aware(as_known_at, tz)
+    c = ControlChange
+    stmt = _learned_bounds(_record_columns(as_known_at), c.retracted_at, learned_from,
+                           learned_to, as_known_at, tz)
+    stmt = _filtered(stmt, categories, instruments, jurisdictions)
+    with _collector_paused():
+        return _records(engine, stmt, as_known_at)
+
+
+def _record_columns(as_known_at: datetime | None) -> Any:
+    """The columns _records builds a change record from, dates as known at T."""
+    c = ControlChange
+    # Dates and moments come back as the driver gives them (text on SQLite) and are
+    # converted in _records: SQLAlchemy's per-value type processing dominated large windows.
+    return select(c.id, c.jurisdiction, c.law_id, c.instrument_title, c.path, c.citation_ja,
+                  c.citation_en, c.list_entry, c.change_type, c.regime,
+                  _raw(c.outside_wassenaar),
+                  *(_raw(_known_date(name, as_known_at)) for name in DATE_FIELDS),
+                  _raw(c.observed_at), c.before_text, c.after_text, c.renumbered_from,
+                  c.status, c.event_id)
+
+
+def _standing(as_known_at: datetime | None) -> Any:
+    """Rule 1's other half: a change retracted by T (by now, when None) is left out."""
+    c = ControlChange
+    if as_known_at is None:
+        return c.retracted_at.is_(None)
+    return or_(c.retracted_at.is_(None), c.retracted_at > as_known_at)
 
 
 def _filtered(stmt: Any, categories: Iterable[str], instruments: Iterable[str],
@@ -684,6 +719,7 @@ def select_date_corrections(
             .join(c, c.id == h.change_id).outerjoin(Event, Event.id == c.event_id)
             .where(_observed_window(h.known_at, since, until, tz)))
     stmt = _learned_bounds(stmt, h.known_at, learned_from, learned_to, as_known_at, tz)
+    stmt = stmt.where(_standing(as_known_at))
     if as_known_at is not None:
         stmt = stmt.where(c.recorded_at <= as_known_at)
     stmt = _filtered(stmt, categories, instruments, jurisdictions)

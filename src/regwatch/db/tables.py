@@ -271,6 +271,7 @@ class ControlChange(Base):
         Index("ix_changes_effective", "effective_on"),
         Index("ix_changes_observed", "observed_at"),
         Index("ix_changes_recorded", "recorded_at"),
+        Index("ix_changes_retracted", "retracted_at"),
         Index("ix_changes_instrument", "law_id", "effective_on"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # stable content key
@@ -293,6 +294,9 @@ class ControlChange(Base):
     # When derivation first recorded it: later than observed_at only for a change an
     # earlier parse missed (a fixed parser, `reprocess`); the digest's week goes by this.
     recorded_at: Mapped[datetime] = mapped_column(default=_observed_then)
+    # When a change regwatch had shown stopped being found (a fixed parser, a corrected
+    # text): kept for replays and the digest's "withdrawn"; left out of everything current.
+    retracted_at: Mapped[datetime | None]
     before_text: Mapped[str | None] = mapped_column(Text)
     after_text: Mapped[str | None] = mapped_column(Text)
     renumbered_from: Mapped[dict[str, Any] | None]

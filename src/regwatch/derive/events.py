@@ -14,7 +14,7 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from regwatch.config import Config
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PARSER_VERSION = "events/1"
 DERIVED_KINDS = ("meti_press", "press", "regime_map")  # evidence this pass owns
+_standing = ControlChange.retracted_at.is_(None)
 EGOV_EVIDENCE = "e-Gov law revision "  # how normalise.events cites a revision
 
 
@@ -58,8 +59,12 @@ def rebuild_events(session: Session, config: Config, taxonomy) -> None:
     # Clear what this pass owns, then write it again.
     session.execute(update(Announcement).values(event_id=None))
     session.execute(update(PressArticle).values(event_id=None, cluster_key=None))
-    session.execute(update(ControlChange).values(event_id=None))
-    session.execute(delete(Evidence).where(Evidence.kind.in_(DERIVED_KINDS)))
+    # A retracted change stays as it was when withdrawn (see law_history._Snapshot).
+    session.execute(update(ControlChange).where(_standing).values(event_id=None))
+    retracted = select(ControlChange.id).where(~_standing)
+    session.execute(delete(Evidence).where(Evidence.kind.in_(DERIVED_KINDS),
+                                           or_(Evidence.change_id.is_(None),
+                                               Evidence.change_id.not_in(retracted))))
     session.execute(delete(Evidence).where(Evidence.event_id.is_not(None)))
     existing = {e.key: e for e in session.scalars(select(Event))}
     keep: set[str] = set()
@@ -108,6 +113,8 @@ def rebuild_events(session: Session, config: Config, taxonomy) -> None:
     _link_press(session, keep, existing)
     for key, event in existing.items():
         if key not in keep:
+            session.execute(update(ControlChange).where(ControlChange.event_id == event.id)
+                            .values(event_id=None))  # a retracted change of a gone event
             session.delete(event)
     session.flush()
 
@@ -183,7 +190,8 @@ def _upsert(session: Session, existing: dict[str, Event], key: str,
 def _apply_to_changes(session: Session, event: Event, draft, ann_rows: dict[str, _Ann]) -> None:
     """Changes of the event's revisions take its announcement date, with the quote."""
     rev_ids = select(LawRevision.id).where(LawRevision.law_revision_id.in_(list(draft.revision_ids)))
-    changes = session.scalars(select(ControlChange).where(ControlChange.revision_id.in_(rev_ids))).all()
+    changes = session.scalars(select(ControlChange).where(ControlChange.revision_id.in_(rev_ids),
+                                                          _standing)).all()
     announced = draft.evidence.get("announced_on")
     for change in changes:
         change.event_id = event.id
@@ -202,7 +210,7 @@ def _apply_regimes(session: Session, drafts, regime_map) -> None:
     by_revision = {rid: d for d in drafts for rid in d.revision_ids}
     revision_ids = dict(session.execute(select(LawRevision.id, LawRevision.law_revision_id)).all())
     announcements = {a.url: a for a in session.scalars(select(Announcement))}
-    for change in session.scalars(select(ControlChange)):
+    for change in session.scalars(select(ControlChange).where(_standing)):
         draft = by_revision.get(revision_ids.get(change.revision_id))
         decision = regime_for_change(draft, regime_map, change.law_id, change.path)
         change.regime, change.outside_wassenaar = decision.regime, decision.outside_wassenaar
@@ -264,7 +272,8 @@ def _link_press(session: Session, official: set[str], events: dict[str, Event]) 
         details.setdefault("clusters", []).append(cluster.to_json())
         event.details = details
         session.flush()
-        changes = session.scalars(select(ControlChange).where(ControlChange.event_id == event.id)).all()
+        changes = session.scalars(select(ControlChange).where(ControlChange.event_id == event.id,
+                                                              _standing)).all()
         for article in cluster.articles:
             row = rows[article.url]
             row.event_id, row.cluster_key = event.id, cluster.key

@@ -174,14 +174,9 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
     old_changes = select(ControlChange.id).where(ControlChange.law_id == law_id)
     known = _Known(at)
     rebuilt = {r.law_revision_id for r in revisions}
-    for r in session.execute(
-            select(ControlChange.id, ControlChange.observed_at, ControlChange.recorded_at,
-                   ControlChange.path,
-                   ControlChange.change_type, ControlChange.before_text, ControlChange.after_text,
-                   LawRevision.law_revision_id, LawRevision.amendment_law_id)
-            .outerjoin(LawRevision, LawRevision.id == ControlChange.revision_id)
-            .where(ControlChange.law_id == law_id)):
-        known.add(r, relisted=r.law_revision_id not in rebuilt)
+    before = _Snapshot.of(session, law_id)
+    for r in before.changes.values():
+        known.add(r, relisted=r["law_revision_id"] not in rebuilt)
     session.execute(delete(ChangeCategory).where(ChangeCategory.change_id.in_(old_changes)))
     session.execute(delete(Evidence).where(Evidence.change_id.in_(old_changes)))
     session.execute(delete(ControlChange).where(ControlChange.law_id == law_id))
@@ -193,9 +188,11 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
     open_rows: dict[str, dict[str, Any]] = {}
     closed: list[dict[str, Any]] = []
     keep: set[str] = set()
+    unparsed: set[str] = set()
     for latest in revisions:
         parsed = _parse_or_fall_back(session, latest, load, parse_law_xml, problems)
         if parsed is None:
+            unparsed.add(latest.law_revision_id)
             continue
         rev, text = parsed
         row = _upsert_revision(session, existing.get(rev.law_revision_id), instrument, rev, PARSER_VERSION)
@@ -227,6 +224,12 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
             _store_changes(session, law_id, instrument, previous[0], rev, row,
                            diff_laws(previous[1], text), taxonomy, PARSER_VERSION, known)
         previous = (rev, text)
+    # A revision no version of which parses keeps its row and changes as they were: bad
+    # input (or a parser regression) must not make regwatch withdraw what it found.
+    keep |= unparsed & set(existing)
+    made = set(session.scalars(select(ControlChange.id).where(ControlChange.law_id == law_id)))
+    before.put_back(session, made=made | known.moved, unparsed=unparsed, at=at,
+                    revision_ids={rid: row.id for rid, row in existing.items() if rid in keep})
     for rev_id, row in existing.items():
         if rev_id not in keep:
             session.delete(row)
@@ -258,17 +261,18 @@ class _Known:
     ids: dict[tuple[str, str, str], str] = field(default_factory=dict)
     carried: dict[tuple, tuple[str, datetime, datetime]] = field(default_factory=dict)
     same_text: dict[tuple, list[tuple[str, datetime, datetime]]] = field(default_factory=dict)
+    moved: set[str] = field(default_factory=set)  # old IDs a new one stands for: not retracted
 
-    def add(self, r: Any, *, relisted: bool) -> None:
-        content = (r.change_type, r.before_text, r.after_text)
-        self.first_seen[r.id] = (r.observed_at, r.recorded_at, content)
+    def add(self, r: dict[str, Any], *, relisted: bool) -> None:
+        cid, observed, recorded = r["id"], r["observed_at"], r["recorded_at"]
+        content = (r["change_type"], r["before_text"], r["after_text"])
+        self.first_seen[cid] = (observed, recorded, content)
         if not relisted:
-            self.ids[(r.law_revision_id, r.path, r.change_type)] = r.id
-            self.same_text.setdefault((r.law_revision_id, *content), []).append(
-                (r.id, r.observed_at, r.recorded_at))
-        elif r.amendment_law_id:
-            self.carried[(r.amendment_law_id, r.path, *content)] = (
-                r.id, r.observed_at, r.recorded_at)
+            self.ids[(r["law_revision_id"], r["path"], r["change_type"])] = cid
+            self.same_text.setdefault((r["law_revision_id"], *content), []).append(
+                (cid, observed, recorded))
+        elif r["amendment_law_id"]:
+            self.carried[(r["amendment_law_id"], r["path"], *content)] = (cid, observed, recorded)
 
     def times(self, law_id: str, new: StoredRevision,
               changes: list) -> list[tuple[str, datetime, datetime]]:
@@ -292,9 +296,68 @@ class _Known:
                 gone = next((g for g in alike if g[0] not in made), None)
                 if gone is not None:
                     alike.remove(gone)
+                    self.moved.add(gone[0])
                     _, observed, recorded = gone
             times.append((cid, observed, max(recorded or self.at, observed)))
         return times
+
+
+@dataclass
+class _Snapshot:
+    """A law's changes as they stood before its rebuild (rows, categories, evidence), so that
+    those the rebuild does not make again can be put back: retracted, or as they were."""
+
+    changes: dict[str, dict[str, Any]]
+    categories: dict[str, list[str]]
+    evidence: dict[str, list[dict[str, Any]]]
+
+    @classmethod
+    def of(cls, session: Session, law_id: str) -> _Snapshot:
+        c = ControlChange.__table__
+        changes = {r["id"]: dict(r) for r in session.execute(
+            select(c, LawRevision.law_revision_id, LawRevision.amendment_law_id)
+            .outerjoin(LawRevision, LawRevision.id == c.c.revision_id)
+            .where(c.c.law_id == law_id)).mappings()}
+        ids = select(c.c.id).where(c.c.law_id == law_id)
+        categories: dict[str, list[str]] = {}
+        for cid, tag in session.execute(select(ChangeCategory.change_id, ChangeCategory.category)
+                                        .where(ChangeCategory.change_id.in_(ids))):
+            categories.setdefault(cid, []).append(tag)
+        evidence: dict[str, list[dict[str, Any]]] = {}
+        e = Evidence.__table__
+        for r in session.execute(select(e).where(e.c.change_id.in_(ids)).order_by(e.c.id)).mappings():
+            evidence.setdefault(r["change_id"], []).append({k: v for k, v in r.items() if k != "id"})
+        return cls(changes, categories, evidence)
+
+    def put_back(self, session: Session, *, made: set[str], unparsed: set[str], at: datetime,
+                 revision_ids: dict[str, int]) -> None:
+        """Put back the changes not `made` again. One from a revision that did not parse, or
+        already retracted, as it was; one regwatch had shown (recorded before `at`) as
+        retracted `at`; one never shown is dropped. A change keeps its revision only if
+        that revision's row stays (`revision_ids`)."""
+        rows = []
+        for cid, r in self.changes.items():
+            if cid in made:
+                continue
+            row = {k: v for k, v in r.items() if k not in ("law_revision_id", "amendment_law_id")}
+            if r["law_revision_id"] not in unparsed and row["retracted_at"] is None:
+                if row["recorded_at"] >= at:
+                    continue
+                row["retracted_at"] = at
+                log.warning("law %s: change %s (%s) is no longer found: retracted", r["law_id"],
+                            cid, r["citation_ja"] or r["path"])
+            row["revision_id"] = revision_ids.get(r["law_revision_id"])
+            rows.append(row)
+        if not rows:
+            return
+        session.execute(insert(ControlChange.__table__), rows)
+        kept = [row["id"] for row in rows]
+        tags = [{"change_id": cid, "category": t} for cid in kept for t in self.categories.get(cid, ())]
+        if tags:
+            session.execute(insert(ChangeCategory), tags)
+        evidence = [e for cid in kept for e in self.evidence.get(cid, ())]
+        if evidence:
+            session.execute(insert(Evidence.__table__), evidence)
 
 
 def _upsert_revision(session: Session, row: LawRevision | None, instrument: Instrument,

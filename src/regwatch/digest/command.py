@@ -2,8 +2,9 @@
 
 A digest covers what regwatch learned during its period: control-list changes whose
 `recorded_at` falls in [start, end), whatever their announced or effective dates, plus
-events (announced or reported) first observed then that have no list change yet, plus
-source-health problems.
+events (announced or reported) first observed then that have no list change yet, date
+corrections, changes retracted then (shown before, no longer found), plus source-health
+problems.
 Each change has one recording time, so it lands in exactly one period. It is its
 observation time, except for a change an earlier parse missed and `reprocess` found: that
 one comes in the period it was found, marked "found late".
@@ -36,6 +37,7 @@ from regwatch.db.queries import (
     select_changes,
     select_date_corrections,
     select_events,
+    select_retracted,
 )
 from regwatch.db.tables import Subscriber
 from regwatch.digest.compose import DigestContent, EventNote, Recipient, compose_digest
@@ -184,7 +186,9 @@ def digest_content(engine: Engine, config: Config, sub: SubscriberConfig, period
     notes = [n for n in event_notes(engine, period, sub, as_known_at)
              if n.key not in with_changes]
     corrections = select_date_corrections(engine, **window)
-    return DigestContent(period, tuple(changes), tuple(notes), health, tuple(corrections))
+    retracted = select_retracted(engine, **window)
+    return DigestContent(period, tuple(changes), tuple(notes), health, tuple(corrections),
+                         tuple(retracted))
 
 
 def event_notes(engine: Engine, period: Period, sub: SubscriberConfig,

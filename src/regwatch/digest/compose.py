@@ -66,6 +66,7 @@ class DigestContent:
     announcements: tuple[EventNote, ...] = ()
     health: tuple[SourceHealth, ...] = field(default=())
     date_corrections: tuple[DateCorrection, ...] = ()
+    retracted: tuple[ChangeRecord, ...] = ()  # shown before, no longer found
 
     @property
     def problems(self) -> tuple[SourceHealth, ...]:
@@ -73,8 +74,10 @@ class DigestContent:
 
     @property
     def is_empty(self) -> bool:
-        """Nothing to tell: no changes, announcements or date corrections, no source problems."""
-        return not (self.changes or self.announcements or self.date_corrections or self.problems)
+        """Nothing to tell: no changes, announcements, date corrections or retractions, no
+        source problems."""
+        return not (self.changes or self.announcements or self.date_corrections
+                    or self.retracted or self.problems)
 
     def not_in_force(self) -> int:
         """Changes whose effective date is after the period (unknown dates are not counted)."""
@@ -132,6 +135,7 @@ def digest_subject(content: DigestContent, lang: str) -> str:
     return i18n.subject(lang, changes=len(content.changes), not_in_force=content.not_in_force(),
                         announcements=len(content.announcements),
                         corrections=len(content.date_corrections),
+                        retracted=len(content.retracted),
                         problems=len(content.problems),
                         week_of=content.period.label.isoformat())
 
@@ -219,9 +223,11 @@ def _view(content: DigestContent, lang: str, report_url: str, tz: tzinfo,
         "other": other,
         "announcements": [_announcement(a, lang) for a in content.announcements],
         "corrections": [_correction(d, lang) for d in content.date_corrections],
+        "retracted": [_change(c, lang, "", tz, None) for c in content.retracted],
         "problems": [{"source": line_text(h.source), "flags": h.flags,
                       "last_error": line_text(h.last_error)[:200]} for h in content.problems],
-        "empty": not (content.changes or content.announcements or content.date_corrections),
+        "empty": not (content.changes or content.announcements or content.date_corrections
+                      or content.retracted),
         "report_url": report_url or None,
         "regime_label": i18n.REGIMES[lang],
         "regime_colour": i18n.REGIME_COLOURS,
@@ -235,7 +241,9 @@ def _first_date(values: Any) -> date | None:
     return min(known) if known else None
 
 
-def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo, period: Period) -> dict:
+def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo,
+            period: Period | None) -> dict:
+    """A change as the digest shows it; `period` None for a retracted one (no badges of news)."""
     renumbered = _citation(c.renumbered_from, lang) if c.renumbered_from else None
     return {
         "id": c.id,
@@ -247,9 +255,10 @@ def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo, period: Per
         "renumbered_from": renumbered,
         "regime": c.regime if c.regime in i18n.REGIMES[lang] else "unknown",
         "outside_wassenaar": c.outside_wassenaar is True,
-        "not_in_force": c.effective_on is not None and c.effective_on > period.end.date(),
+        "not_in_force": (period is not None and c.effective_on is not None
+                         and c.effective_on > period.end.date()),
         # Recorded in this period from a text observed before it: an earlier parse missed it.
-        "found_late": c.observed_at < period.start,
+        "found_late": period is not None and c.observed_at < period.start,
         "unofficial": c.status != "official",
         "announced_on": c.announced_on,
         "promulgated_on": c.promulgated_on,

@@ -36,6 +36,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "corrections": "Date corrections (changes reported earlier)",
         "corrected_for": "{n} provision(s)",
         "and_more": "and {n} more",
+        "retracted": "Retracted: changes reported earlier that regwatch no longer finds",
+        "retracted_why": "A corrected parser or a corrected source text no longer shows these "
+                         "changes; disregard what earlier digests said of them.",
     },
     "ja": {
         "title": "regwatch 週次ダイジェスト",
@@ -70,6 +73,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "corrections": "日付の訂正（既報の変更）",
         "corrected_for": "{n} 件の規定",
         "and_more": "ほか {n} 件",
+        "retracted": "取消し：以前お知らせした変更のうち、現在は確認できないもの",
+        "retracted_why": "解析の修正または原文の訂正により、これらの変更は確認できなくなりました。"
+                         "以前のダイジェストの該当箇所は無視してください。",
     },
 }
 
@@ -87,7 +93,7 @@ REGIME_COLOURS = {"wassenaar": "#1d4ed8", "nsg": "#7c3aed", "ag": "#047857", "mt
 
 
 def subject(lang: str, *, changes: int, not_in_force: int, announcements: int,
-            problems: int, week_of: str, corrections: int = 0) -> str:
+            problems: int, week_of: str, corrections: int = 0, retracted: int = 0) -> str:
     """'regwatch: 3 control-list changes, 1 not yet in force — week of 2024-09-02'."""
     if lang == "ja":
         parts = [f"規制リストの変更 {changes}件" if changes else "規制リストの変更なし"]
@@ -97,6 +103,8 @@ def subject(lang: str, *, changes: int, not_in_force: int, announcements: int,
             parts.append(f"発表 {announcements}件")
         if corrections:
             parts.append(f"日付の訂正 {corrections}件")
+        if retracted:
+            parts.append(f"取消し {retracted}件")
         if problems:
             parts.append(f"情報源の異常 {problems}件")
         return f"regwatch: {'、'.join(parts)} — {week_of} の週"
@@ -107,6 +115,8 @@ def subject(lang: str, *, changes: int, not_in_force: int, announcements: int,
         parts.append(_plural(announcements, "announcement"))
     if corrections:
         parts.append(_plural(corrections, "date correction"))
+    if retracted:
+        parts.append(f"{retracted} retracted")
     if problems:
         parts.append(_plural(problems, "source problem"))
     return f"regwatch: {', '.join(parts)} — week of {week_of}"

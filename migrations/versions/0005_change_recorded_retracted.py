@@ -1,4 +1,4 @@
-"""control_changes.recorded_at: when regwatch recorded a change (found late by reprocess)
+"""control_changes.recorded_at and retracted_at: changes found late, and changes withdrawn
 
 Revision ID: 0005
 Revises: 0004
@@ -9,6 +9,10 @@ derivation first recorded it. They differ only for a change that an earlier pars
 and a later one found (a fixed parser, `regwatch reprocess`): such a change is news in the
 digest of the week it was recorded, and unknown to replays before that. Existing changes
 were recorded when observed, as far as anyone can tell now.
+
+`retracted_at` is when a change regwatch had shown stopped being found (a fixed parser, a
+corrected source text): the row stays, so replays before that moment still show it and the
+digest of that week says it was withdrawn; everything current leaves it out (v_changes too).
 """
 
 from __future__ import annotations
@@ -28,24 +32,29 @@ def upgrade() -> None:
     op.execute("DROP VIEW v_changes")
     with op.batch_alter_table("control_changes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("retracted_at", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE control_changes SET recorded_at = observed_at")
     with op.batch_alter_table("control_changes", schema=None) as batch_op:
         batch_op.alter_column("recorded_at", existing_type=sa.DateTime(timezone=True),
                               nullable=False)
         batch_op.create_index("ix_changes_recorded", ["recorded_at"], unique=False)
+        batch_op.create_index("ix_changes_retracted", ["retracted_at"], unique=False)
     _create_v_changes(recorded_at=True)
 
 
 def downgrade() -> None:
     op.execute("DROP VIEW v_changes")
     with op.batch_alter_table("control_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_changes_retracted")
         batch_op.drop_index("ix_changes_recorded")
+        batch_op.drop_column("retracted_at")
         batch_op.drop_column("recorded_at")
     _create_v_changes(recorded_at=False)
 
 
 def _create_v_changes(*, recorded_at: bool) -> None:
-    """v_changes as 0001 made it, with recorded_at after observed_at when asked."""
+    """v_changes as 0001 made it; asked for recorded_at: with it after observed_at, and
+    without retracted changes (the view shows what stands)."""
     if op.get_bind().dialect.name == "postgresql":
         categories = (
             "(SELECT coalesce(json_agg(cc.category ORDER BY cc.category), '[]'::json) "
@@ -69,6 +78,7 @@ def _create_v_changes(*, recorded_at: bool) -> None:
             "WHERE ev.change_id = c.id ORDER BY ev.id))"
         )
     recorded = " c.recorded_at," if recorded_at else ""
+    standing = "WHERE c.retracted_at IS NULL" if recorded_at else ""
     op.execute(f"""
         CREATE VIEW v_changes AS
         SELECT c.id, c.jurisdiction,
@@ -82,4 +92,5 @@ def _create_v_changes(*, recorded_at: bool) -> None:
                {sources} AS sources,
                c.renumbered_from, c.status
         FROM control_changes c LEFT JOIN events e ON e.id = c.event_id
+        {standing}
     """)
