@@ -408,6 +408,35 @@ def test_a_change_no_longer_found_is_retracted_in_the_digest_and_kept_for_replay
             == REPROCESSED
 
 
+def test_a_parser_regression_withdraws_nothing(world, engine, monkeypatch) -> None:
+    """A parser that can no longer read any version of a revision (a regression in an
+    upgrade) leaves that revision's changes and record as they were: an error, not a
+    retraction."""
+    import regwatch.normalise.egov_law as egov_law
+    from regwatch.errors import ParseError
+    from regwatch.reprocess import reprocess
+
+    server, app, _ = world
+    run(app, T1)
+    table = ControlChange.__table__
+    with engine.connect() as conn:
+        before = conn.execute(select(table).order_by(table.c.id)).all()
+    readable = egov_law.parse_law_xml
+
+    def regressed(data, source=None):
+        if REV_2023 in (source or ""):
+            raise ParseError(source, "an element this version no longer knows")
+        return readable(data, source=source)
+
+    monkeypatch.setattr(egov_law, "parse_law_xml", regressed)
+    outcome = reprocess(app, [], now=REPROCESSED)
+    assert (outcome.added, outcome.removed, outcome.modified) == ([], [], [])
+    assert any(REV_2023 in p for p in outcome.problems)
+    with engine.connect() as conn:
+        assert conn.execute(select(table).order_by(table.c.id)).all() == before
+        assert set(conn.execute(select(LawRevision.law_revision_id)).scalars()) == {REV_2022, REV_2023}
+
+
 def test_a_revision_an_older_parser_could_not_read_yields_news_of_the_run_that_reads_it(
         world, engine, monkeypatch) -> None:
     """After an upgrade, a run that fetches nothing new still derives the revision the old
