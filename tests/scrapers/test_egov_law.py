@@ -98,6 +98,22 @@ def run(app: App, at: datetime):
     return result
 
 
+def unable_to_read(monkeypatch, rev_id: str) -> None:
+    """A law parser that fails on every version of one revision (an older parser that does
+    not know an element of it, or a newer one that regressed)."""
+    import regwatch.normalise.egov_law as egov_law
+    from regwatch.errors import ParseError
+
+    readable = egov_law.parse_law_xml
+
+    def parse(data, source=None):
+        if rev_id in (source or ""):
+            raise ParseError(source, "an element this parser does not know")
+        return readable(data, source=source)
+
+    monkeypatch.setattr(egov_law, "parse_law_xml", parse)
+
+
 def count(engine, table) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -412,8 +428,6 @@ def test_a_parser_regression_withdraws_nothing(world, engine, monkeypatch) -> No
     """A parser that can no longer read any version of a revision (a regression in an
     upgrade) leaves that revision's changes and record as they were: an error, not a
     retraction."""
-    import regwatch.normalise.egov_law as egov_law
-    from regwatch.errors import ParseError
     from regwatch.reprocess import reprocess
 
     server, app, _ = world
@@ -421,14 +435,7 @@ def test_a_parser_regression_withdraws_nothing(world, engine, monkeypatch) -> No
     table = ControlChange.__table__
     with engine.connect() as conn:
         before = conn.execute(select(table).order_by(table.c.id)).all()
-    readable = egov_law.parse_law_xml
-
-    def regressed(data, source=None):
-        if REV_2023 in (source or ""):
-            raise ParseError(source, "an element this version no longer knows")
-        return readable(data, source=source)
-
-    monkeypatch.setattr(egov_law, "parse_law_xml", regressed)
+    unable_to_read(monkeypatch, REV_2023)
     outcome = reprocess(app, [], now=REPROCESSED)
     assert (outcome.added, outcome.removed, outcome.modified) == ([], [], [])
     assert any(REV_2023 in p for p in outcome.problems)
@@ -441,21 +448,11 @@ def test_a_revision_an_older_parser_could_not_read_yields_news_of_the_run_that_r
         world, engine, monkeypatch) -> None:
     """After an upgrade, a run that fetches nothing new still derives the revision the old
     parser failed on: its changes are recorded by that run, not at the old fetch."""
-    import regwatch.normalise.egov_law as egov_law
-    from regwatch.errors import ParseError
-
     server, app, _ = world
-    readable = egov_law.parse_law_xml
-
-    def older_parser(data, source=None):
-        if REV_2023 in (source or ""):
-            raise ParseError(source, "an element this version does not know")
-        return readable(data, source=source)
-
-    monkeypatch.setattr(egov_law, "parse_law_xml", older_parser)
-    assert run(app, T1).status == "partial"
-    assert count(engine, ControlChange) == 0
-    monkeypatch.setattr(egov_law, "parse_law_xml", readable)
+    with monkeypatch.context() as older_parser:
+        unable_to_read(older_parser, REV_2023)
+        assert run(app, T1).status == "partial"
+        assert count(engine, ControlChange) == 0
     result = run(app, REPROCESSED)
     assert (result.status, result.documents_changed) == ("ok", 0)
     with engine.connect() as conn:

@@ -253,7 +253,7 @@ class _Known:
     (a date correction, see derive.date_history). `ids` keeps such an ID on later rebuilds,
     when it is no longer the hash of its revision's ID. A change whose ID a parser change
     moved (a new path scheme) keeps its times when a change of the same revision with the
-    same text is gone (one for one): a parser change is not news.
+    same text is gone (one for one): a parser change is neither news nor a retraction.
     """
 
     at: datetime
