@@ -267,6 +267,13 @@ class Child:
     def log(self) -> str:
         return self.err.read_text(encoding="utf-8")
 
+    def wait(self, timeout: float) -> int:
+        """Its exit code; a failure showing its log if it is still running after `timeout`."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running after {timeout} s; its log:\n{self.log()[-4000:]}")
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -302,13 +309,13 @@ def test_second_process_waits_and_takes_over_after_a_crash(tmp_path, db_url, eng
         assert [r for r in lines(out) if r[0] == "B"] == []
         assert first.proc.poll() is None
         os.kill(first.proc.pid, signal.SIGKILL)
-        first.proc.wait(10)
+        first.wait(10)
         killed_at = time.time()
         assert wait_for(lambda: any(r[0] == "B" for r in lines(out)), 15), second.log()
         b_runs = [r for r in lines(out) if r[0] == "B"]
         assert b_runs[0][3] >= killed_at and b_runs[0][3] - killed_at < 2 * 2 + 3
         second.proc.send_signal(signal.SIGTERM)
-        assert second.proc.wait(15) == 0, second.log()
+        assert second.wait(15) == 0, second.log()
         assert "stopped cleanly" in second.log()
     assert holder_of(engine, "scheduler") is None
 
@@ -321,7 +328,7 @@ def test_sigterm_lets_the_run_in_progress_finish(tmp_path, db_url, engine):
         assert wait_for(lambda: any(r[1] == "start" for r in lines(out)), 20), child.log()
         child.proc.send_signal(signal.SIGTERM)
         signalled = time.time()
-        assert child.proc.wait(20) == 0, child.log()
+        assert child.wait(20) == 0, child.log()
     rows = lines(out)
     assert [r[1] for r in rows][-1] == "end"  # the run in progress completed
     assert not [r for r in rows if r[1] == "start" and r[3] > signalled]  # nothing new started
@@ -336,7 +343,7 @@ def test_sigterm_abandons_a_run_that_outlasts_the_grace_time(tmp_path, db_url, e
         assert wait_for(lambda: any(r[1] == "start" for r in lines(out)), 20), child.log()
         child.proc.send_signal(signal.SIGTERM)
         started = time.monotonic()
-        assert child.proc.wait(20) == 0, child.log()
+        assert child.wait(20) == 0, child.log()
         assert time.monotonic() - started < 10
     assert [r[1] for r in lines(out)] == ["start"]
     assert "abandoning source:src-a" in child.log()
