@@ -6,8 +6,9 @@ events (announced or reported) first observed then that have no list change yet,
 corrections, changes retracted then (shown before, no longer found), plus source-health
 problems.
 Each change has one recording time, so it lands in exactly one period. It is its
-observation time, except for a change an earlier parse missed and `reprocess` found: that
-one comes in the period it was found, marked "found late".
+observation time, except for a change an earlier parse missed and a later one found
+(`reprocess`, an upgraded parser): that one comes in the period it was found, marked
+"found late".
 
 --send refuses a period that has not ended (what is learned later in it would never be
 sent), holds the `digest` lease so two runs cannot send at once, and also retries
