@@ -59,7 +59,7 @@ class ReprocessOutcome:
 
 
 def _changes(session) -> dict[str, tuple]:
-    rows = session.execute(select(ControlChange).where(ControlChange.retracted_at.is_(None))).scalars()
+    rows = session.execute(select(ControlChange).where(ControlChange.standing())).scalars()
     cats = {}
     for cid, cat in session.execute(select(ChangeCategory.change_id, ChangeCategory.category)):
         cats.setdefault(cid, set()).add(cat)

@@ -265,7 +265,7 @@ def select_changes(
     _check_by(by)
     as_known_at = _aware(as_known_at, tz)
     c = ControlChange
-    stmt = _in_window(_record_columns(as_known_at).where(_standing(as_known_at)),
+    stmt = _in_window(_record_columns(as_known_at).where(c.standing(as_known_at)),
                       announced=_known_date("announced_on", as_known_at),
                       effective=_known_date("effective_on", as_known_at), observed=c.observed_at,
                       learned=c.recorded_at,
@@ -309,14 +309,6 @@ def _record_columns(as_known_at: datetime | None) -> Any:
                   *(_raw(_known_date(name, as_known_at)) for name in DATE_FIELDS),
                   _raw(c.observed_at), c.before_text, c.after_text, c.renumbered_from,
                   c.status, c.event_id)
-
-
-def _standing(as_known_at: datetime | None) -> Any:
-    """Rule 1's other half: a change retracted by T (by now, when None) is left out."""
-    c = ControlChange
-    if as_known_at is None:
-        return c.retracted_at.is_(None)
-    return or_(c.retracted_at.is_(None), c.retracted_at > as_known_at)
 
 
 def _filtered(stmt: Any, categories: Iterable[str], instruments: Iterable[str],
@@ -719,7 +711,7 @@ def select_date_corrections(
             .join(c, c.id == h.change_id).outerjoin(Event, Event.id == c.event_id)
             .where(_observed_window(h.known_at, since, until, tz)))
     stmt = _learned_bounds(stmt, h.known_at, learned_from, learned_to, as_known_at, tz)
-    stmt = stmt.where(_standing(as_known_at))
+    stmt = stmt.where(c.standing(as_known_at))
     if as_known_at is not None:
         stmt = stmt.where(c.recorded_at <= as_known_at)
     stmt = _filtered(stmt, categories, instruments, jurisdictions)

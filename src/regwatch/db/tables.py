@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    or_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -302,6 +303,13 @@ class ControlChange(Base):
     renumbered_from: Mapped[dict[str, Any] | None]
     status: Mapped[str] = mapped_column(String(30), default="official")
     parser_version: Mapped[str] = mapped_column(String(20))
+
+    @classmethod
+    def standing(cls, as_known_at: datetime | None = None) -> Any:
+        """Not retracted by `as_known_at` (by now, when None): the changes that stand."""
+        if as_known_at is None:
+            return cls.retracted_at.is_(None)
+        return or_(cls.retracted_at.is_(None), cls.retracted_at > as_known_at)
 
 
 class ChangeCategory(Base):

@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 PARSER_VERSION = "events/1"
 DERIVED_KINDS = ("meti_press", "press", "regime_map")  # evidence this pass owns
-_standing = ControlChange.retracted_at.is_(None)
 EGOV_EVIDENCE = "e-Gov law revision "  # how normalise.events cites a revision
 
 
@@ -60,8 +59,8 @@ def rebuild_events(session: Session, config: Config, taxonomy) -> None:
     session.execute(update(Announcement).values(event_id=None))
     session.execute(update(PressArticle).values(event_id=None, cluster_key=None))
     # A retracted change stays as it was when withdrawn (see law_history._Snapshot).
-    session.execute(update(ControlChange).where(_standing).values(event_id=None))
-    retracted = select(ControlChange.id).where(~_standing)
+    session.execute(update(ControlChange).where(ControlChange.standing()).values(event_id=None))
+    retracted = select(ControlChange.id).where(~ControlChange.standing())
     session.execute(delete(Evidence).where(Evidence.kind.in_(DERIVED_KINDS),
                                            or_(Evidence.change_id.is_(None),
                                                Evidence.change_id.not_in(retracted))))
@@ -191,7 +190,7 @@ def _apply_to_changes(session: Session, event: Event, draft, ann_rows: dict[str,
     """Changes of the event's revisions take its announcement date, with the quote."""
     rev_ids = select(LawRevision.id).where(LawRevision.law_revision_id.in_(list(draft.revision_ids)))
     changes = session.scalars(select(ControlChange).where(ControlChange.revision_id.in_(rev_ids),
-                                                          _standing)).all()
+                                                          ControlChange.standing())).all()
     announced = draft.evidence.get("announced_on")
     for change in changes:
         change.event_id = event.id
@@ -210,7 +209,7 @@ def _apply_regimes(session: Session, drafts, regime_map) -> None:
     by_revision = {rid: d for d in drafts for rid in d.revision_ids}
     revision_ids = dict(session.execute(select(LawRevision.id, LawRevision.law_revision_id)).all())
     announcements = {a.url: a for a in session.scalars(select(Announcement))}
-    for change in session.scalars(select(ControlChange).where(_standing)):
+    for change in session.scalars(select(ControlChange).where(ControlChange.standing())):
         draft = by_revision.get(revision_ids.get(change.revision_id))
         decision = regime_for_change(draft, regime_map, change.law_id, change.path)
         change.regime, change.outside_wassenaar = decision.regime, decision.outside_wassenaar
@@ -273,7 +272,7 @@ def _link_press(session: Session, official: set[str], events: dict[str, Event]) 
         event.details = details
         session.flush()
         changes = session.scalars(select(ControlChange).where(ControlChange.event_id == event.id,
-                                                              _standing)).all()
+                                                              ControlChange.standing())).all()
         for article in cluster.articles:
             row = rows[article.url]
             row.event_id, row.cluster_key = event.id, cluster.key
