@@ -424,6 +424,58 @@ def test_a_change_no_longer_found_is_retracted_in_the_digest_and_kept_for_replay
             == REPROCESSED
 
 
+def test_a_retracted_change_found_again_is_news_again_and_replays_stay_exact(
+        world, engine, monkeypatch) -> None:
+    """A change withdrawn (a parser that lost it) and found again (the fix) must not come
+    back silently with its old times: it is a new record, in the digest of the week it came
+    back, and replays of the weeks between show it as withdrawn then."""
+    import regwatch.normalise.law_diff as law_diff
+    from regwatch.reprocess import reprocess
+
+    server, app, _ = world
+    run(app, T1)
+    table = ControlChange.__table__
+    with engine.connect() as conn:
+        lost = conn.execute(select(table).where(table.c.change_type == "added")
+                            .order_by(table.c.path)).mappings().first()
+    diff = law_diff.diff_laws
+    with monkeypatch.context() as buggy:
+        buggy.setattr(law_diff, "diff_laws", lambda old, new: [
+            ch for ch in diff(old, new) if ch.path != lost["path"]])
+        assert reprocess(app, [], now=REPROCESSED).removed == [lost["id"]]
+    back = REPROCESSED + timedelta(days=9)
+    outcome = reprocess(app, [], now=back)
+    [again] = outcome.added
+    assert again != lost["id"] and outcome.removed == [] and "found late" in outcome.summary()
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(table).where(table.c.path == lost["path"]))}
+    assert set(rows) == {lost["id"], again}
+    assert (rows[lost["id"]].recorded_at, rows[lost["id"]].retracted_at) == (T1, REPROCESSED)
+    assert (rows[again].observed_at, rows[again].recorded_at, rows[again].retracted_at) \
+        == (T1, back, None)
+    assert rows[again].after_text == lost["after_text"]
+
+    def known(at: datetime | None) -> set[str]:
+        return {c.id for c in select_changes(engine, as_known_at=at)} & set(rows)
+
+    assert known(REPROCESSED - timedelta(seconds=1)) == {lost["id"]}
+    assert known(back - timedelta(seconds=1)) == set()
+    assert known(back) == known(None) == {again}
+    tz = app.config.tz
+    sub = SubscriberConfig(email="officer@example.com")
+    week_back = digest_content(engine, app.config, sub, period_containing(back, tz=tz), ())
+    assert [c.id for c in week_back.changes] == [again] and week_back.retracted == ()
+    week_lost = digest_content(engine, app.config, sub, period_containing(REPROCESSED, tz=tz), ())
+    assert [c.id for c in week_lost.retracted] == [lost["id"]]
+    # Found again once: later rebuilds keep the new record and its times.
+    later = reprocess(app, [], now=back + timedelta(days=1))
+    assert (later.added, later.removed, later.modified) == ([], [], [])
+    with engine.connect() as conn:
+        assert {r.id: (r.recorded_at, r.retracted_at) for r in conn.execute(
+            select(table).where(table.c.path == lost["path"]))} == {
+            lost["id"]: (T1, REPROCESSED), again: (back, None)}
+
+
 def test_a_parser_regression_withdraws_nothing(world, engine, monkeypatch) -> None:
     """A parser that can no longer read any version of a revision (a regression in an
     upgrade) leaves that revision's changes and record as they were: an error, not a

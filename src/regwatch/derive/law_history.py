@@ -254,6 +254,10 @@ class _Known:
     when it is no longer the hash of its revision's ID. A change whose ID a parser change
     moved (a new path scheme) keeps its times when a change of the same revision with the
     same text is gone (one for one): a parser change is neither news nor a retraction.
+
+    A retracted change found again is a new record under a new ID, recorded `at`: the
+    retracted one stays as it was, so replays of the time between stay exact and the
+    digest of the week it came back lists it.
     """
 
     at: datetime
@@ -262,9 +266,13 @@ class _Known:
     carried: dict[tuple, tuple[str, datetime, datetime]] = field(default_factory=dict)
     same_text: dict[tuple, list[tuple[str, datetime, datetime]]] = field(default_factory=dict)
     moved: set[str] = field(default_factory=set)  # old IDs a new one stands for: not retracted
+    retracted: set[str] = field(default_factory=set)
 
     def add(self, r: dict[str, Any], *, relisted: bool) -> None:
         cid, observed, recorded = r["id"], r["observed_at"], r["recorded_at"]
+        if r["retracted_at"] is not None:
+            self.retracted.add(cid)
+            return
         content = (r["change_type"], r["before_text"], r["after_text"])
         self.first_seen[cid] = (observed, recorded, content)
         if not relisted:
@@ -280,8 +288,9 @@ class _Known:
         out = []
         for ch in changes:
             content = (ch.change_type, ch.before_text, ch.after_text)
-            cid = (self.ids.get((new.law_revision_id, ch.path, ch.change_type))
-                   or change_id(law_id, new.law_revision_id, ch.path, ch.change_type))
+            cid = self._not_retracted(
+                self.ids.get((new.law_revision_id, ch.path, ch.change_type))
+                or change_id(law_id, new.law_revision_id, ch.path, ch.change_type))
             seen, recorded, before = self.first_seen.get(cid, (None, None, None))
             observed = min(seen, new.observed_at) if before == content else new.observed_at
             if seen is None:
@@ -300,6 +309,14 @@ class _Known:
                     _, observed, recorded = gone
             times.append((cid, observed, max(recorded or self.at, observed)))
         return times
+
+    def _not_retracted(self, cid: str) -> str:
+        """`cid`, or the next ID of its line when `cid` was retracted (found again)."""
+        fresh, n = cid, 1
+        while fresh in self.retracted:
+            n += 1
+            fresh = hashlib.sha256(f"{cid}#{n}".encode()).hexdigest()[:32]
+        return fresh
 
 
 @dataclass
