@@ -496,6 +496,89 @@ def test_a_parser_regression_withdraws_nothing(world, engine, monkeypatch) -> No
         assert set(conn.execute(select(LawRevision.law_revision_id)).scalars()) == {REV_2022, REV_2023}
 
 
+def with_2026(server) -> None:
+    """e-Gov lists a third revision (2026), one provision amended from the 2023 text."""
+    future = record(REV_2026, "2026-04-01", "2026-01-15", "令和八年経済産業省令第一号",
+                    status="UnEnforced", updated="2026-01-15T10:00:00+09:00")
+    xml_2026 = (EGOV / f"{LAW}_20230723_after.xml").read_bytes().replace(
+        "ペリクルであって".encode(), "ペリクル又はその部分品であって".encode())
+    server.route(f"/api/2/law_revisions/{LAW}", listing(future, R2023, R2022))
+    server.route(data_path(REV_2026), law_data(xml_2026, future))
+
+
+def changes_of(engine, rev_id: str) -> list[tuple]:
+    c = ControlChange
+    with engine.connect() as conn:
+        return conn.execute(select(c.id, c.path, c.change_type, c.before_text, c.after_text,
+                                   c.effective_on, c.observed_at, c.recorded_at, c.retracted_at)
+                            .join(LawRevision).where(LawRevision.law_revision_id == rev_id)
+                            .order_by(c.id)).all()
+
+
+def test_a_revision_after_an_unreadable_one_keeps_its_changes(world, engine, monkeypatch) -> None:
+    """When a revision in the middle stops parsing (a parser regression), the next one must
+    not be diffed from the one before: it would take on the middle one's changes too, under
+    its own dates. Its changes stand as derived before, and the run says why."""
+    from regwatch.reprocess import reprocess
+
+    server, app, _ = world
+    run(app, T1)
+    with_2026(server)
+    run(app, T2)
+    table = ControlChange.__table__
+    with engine.connect() as conn:
+        before = conn.execute(select(table).order_by(table.c.id)).all()
+    assert len(changes_of(engine, REV_2026)) == 1
+    unable_to_read(monkeypatch, REV_2023)
+    outcome = reprocess(app, [], now=REPROCESSED)
+    assert (outcome.added, outcome.removed, outcome.modified) == ([], [], [])
+    assert any(f"changes of {REV_2026} stand as derived before" in p for p in outcome.problems)
+    with engine.connect() as conn:
+        assert conn.execute(select(table).order_by(table.c.id)).all() == before
+
+
+def test_a_new_revision_after_an_unreadable_one_has_only_its_own_changes(
+        world, engine, monkeypatch) -> None:
+    """A new revision arrives while the one before it does not parse: diffed from the last
+    readable text, less what the unreadable one's kept changes already say, it has exactly
+    the changes a diff from the unreadable one gives."""
+    server, app, _ = world
+    run(app, T1)
+    kept_2023 = changes_of(engine, REV_2023)
+    unable_to_read(monkeypatch, REV_2023)
+    with_2026(server)
+    result = run(app, T2)
+    assert result.status == "partial" and REV_2023 in result.error
+    assert changes_of(engine, REV_2023) == kept_2023
+    [(_, path, kind, old, new, effective, *_)] = changes_of(engine, REV_2026)
+    assert (kind, effective) == ("amended", date(2026, 4, 1))
+    assert "ペリクルであって" in old and "ペリクル又はその部分品であって" in new
+    assert old.replace("ペリクルであって", "ペリクル又はその部分品であって") == new
+
+
+def test_changes_across_unreadable_revisions_start_from_the_text_they_left() -> None:
+    from regwatch.derive.law_history import past_unread
+    from regwatch.normalise.law_diff import ProvisionChange
+
+    def ch(kind: str, path: str, before: str | None, after: str | None) -> ProvisionChange:
+        return ProvisionChange(change_type=kind, path=path, citation_ja="", citation_en="",
+                               list_entry=None, before_text=before, after_text=after, spans=(),
+                               renumbered_from=None)
+
+    kept = [{"path": "a", "change_type": "amended", "after_text": "甲乙"},
+            {"path": "b", "change_type": "amended", "after_text": "丙丁"},
+            {"path": "c", "change_type": "removed", "after_text": None},
+            {"path": "d", "change_type": "added", "after_text": "戊"}]
+    got = past_unread([ch("amended", "a", "甲", "甲乙"),  # the unreadable one's own change
+                       ch("amended", "b", "丙", "丙丁戊"),  # changed again after it
+                       ch("amended", "c", "己", "己庚"),  # removed by it, back after it
+                       ch("added", "e", None, "辛")], kept)  # untouched by it
+    # d: added by the unreadable revision and removed after it: not in a diff from before it
+    assert [(c.change_type, c.path, c.before_text, c.after_text) for c in got] == [
+        ("amended", "b", "丙丁", "丙丁戊"), ("added", "c", None, "己庚"), ("added", "e", None, "辛")]
+    assert "".join(s.after_text for s in got[0].spans if s.op != "equal") == "戊"
+
+
 def test_a_revision_an_older_parser_could_not_read_yields_news_of_the_run_that_reads_it(
         world, engine, monkeypatch) -> None:
     """After an upgrade, a run that fetches nothing new still derives the revision the old

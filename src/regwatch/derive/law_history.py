@@ -189,10 +189,14 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
     closed: list[dict[str, Any]] = []
     keep: set[str] = set()
     unparsed: set[str] = set()
+    skipped: list[str] = []  # revisions since `previous` that did not parse
+    held: set[str] = set()  # revisions whose changes stand as they were (see below)
     for latest in revisions:
         parsed = _parse_or_fall_back(session, latest, load, parse_law_xml, problems)
         if parsed is None:
             unparsed.add(latest.law_revision_id)
+            if previous is not None:
+                skipped.append(latest.law_revision_id)
             continue
         rev, text = parsed
         row = _upsert_revision(session, existing.get(rev.law_revision_id), instrument, rev, PARSER_VERSION)
@@ -220,15 +224,26 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
             gone = open_rows.pop(path)
             gone["valid_to"] = effective
             closed.append(gone)
-        if previous is not None:
-            _store_changes(session, law_id, instrument, previous[0], rev, row,
-                           diff_laws(previous[1], text), taxonomy, PARSER_VERSION, known)
-        previous = (rev, text)
+        mine = [r for r in before.changes.values() if r["law_revision_id"] == rev.law_revision_id]
+        if previous is not None and skipped and mine:
+            # A diff across an unreadable revision would give this one its changes too,
+            # under this one's dates: the changes derived from the text before it stand.
+            held.add(rev.law_revision_id)
+            problems.append((rev.url, f"changes of {rev.law_revision_id} stand as derived "
+                                      f"before: the revision before it does not parse"))
+        elif previous is not None:
+            changes = diff_laws(previous[1], text)
+            if skipped:
+                changes = past_unread(changes, [r for r in before.changes.values()
+                                                if r["law_revision_id"] in skipped])
+            _store_changes(session, law_id, instrument, previous[0], rev, row, changes,
+                           taxonomy, PARSER_VERSION, known)
+        previous, skipped = (rev, text), []
     # A revision no version of which parses keeps its row and changes as they were: bad
     # input (or a parser regression) must not make regwatch withdraw what it found.
     keep |= unparsed & set(existing)
     made = set(session.scalars(select(ControlChange.id).where(ControlChange.law_id == law_id)))
-    before.put_back(session, made=made | known.moved, unparsed=unparsed, at=at,
+    before.put_back(session, made=made | known.moved, unparsed=unparsed | held, at=at,
                     revision_ids={rid: row.id for rid, row in existing.items() if rid in keep})
     for rev_id, row in existing.items():
         if rev_id not in keep:
@@ -237,6 +252,32 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
     for start in range(0, len(rows), 2000):
         session.execute(insert(Provision), rows[start:start + 2000])
     return problems
+
+
+def past_unread(changes: list, kept: list[dict[str, Any]]) -> list:
+    """Changes diffed from the last readable text across unreadable revisions, less what
+    those revisions' kept changes (`kept`, in order) already say: a provision they changed
+    is changed here only from the text they left, and not at all when it is that text."""
+    from dataclasses import replace
+
+    from regwatch.normalise.law_diff import char_spans
+
+    said = {(k["change_type"], k["path"], k.get("before_text"), k["after_text"]) for k in kept}
+    left = {k["path"]: (None if k["change_type"] == "removed" else k["after_text"]) for k in kept}
+    out = []
+    for ch in changes:
+        if (ch.change_type, ch.path, ch.before_text, ch.after_text) in said:
+            continue  # the unreadable revision's own change (a renumbering too), kept as it was
+        if ch.path not in left or ch.change_type == "renumbered":
+            out.append(ch)
+            continue
+        before, after = left[ch.path], ch.after_text
+        if before == after:
+            continue  # the unreadable revision's own change, kept as it was
+        kind = "added" if before is None else "removed" if after is None else "amended"
+        spans = tuple(char_spans(before, after)) if before is not None and after is not None else ()
+        out.append(replace(ch, change_type=kind, before_text=before, spans=spans))
+    return out
 
 
 @dataclass
