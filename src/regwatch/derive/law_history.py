@@ -235,7 +235,8 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
             changes = diff_laws(previous[1], text)
             if skipped:
                 changes = past_unread(changes, [r for r in before.changes.values()
-                                                if r["law_revision_id"] in skipped])
+                                                if r["law_revision_id"] in skipped
+                                                and r["retracted_at"] is None])
             _store_changes(session, law_id, instrument, previous[0], rev, row, changes,
                            taxonomy, PARSER_VERSION, known)
         previous, skipped = (rev, text), []
