@@ -568,11 +568,14 @@ def test_changes_across_unreadable_revisions_start_from_the_text_they_left() -> 
     kept = [{"path": "a", "change_type": "amended", "after_text": "甲乙"},
             {"path": "b", "change_type": "amended", "after_text": "丙丁"},
             {"path": "c", "change_type": "removed", "after_text": None},
-            {"path": "d", "change_type": "added", "after_text": "戊"}]
+            {"path": "d", "change_type": "added", "after_text": "戊"},
+            {"path": "f", "change_type": "amended", "after_text": "一"},  # two unreadable
+            {"path": "f", "change_type": "amended", "after_text": "一二"}]  # revisions: the later
     got = past_unread([ch("amended", "a", "甲", "甲乙"),  # the unreadable one's own change
                        ch("amended", "b", "丙", "丙丁戊"),  # changed again after it
                        ch("amended", "c", "己", "己庚"),  # removed by it, back after it
-                       ch("added", "e", None, "辛")], kept)  # untouched by it
+                       ch("added", "e", None, "辛"),  # untouched by it
+                       ch("amended", "f", "〇", "一二")], kept)  # what the later one left
     # d: added by the unreadable revision and removed after it: not in a diff from before it
     assert [(c.change_type, c.path, c.before_text, c.after_text) for c in got] == [
         ("amended", "b", "丙丁", "丙丁戊"), ("added", "c", None, "己庚"), ("added", "e", None, "辛")]

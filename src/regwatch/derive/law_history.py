@@ -224,8 +224,7 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
             gone = open_rows.pop(path)
             gone["valid_to"] = effective
             closed.append(gone)
-        mine = [r for r in before.changes.values() if r["law_revision_id"] == rev.law_revision_id]
-        if previous is not None and skipped and mine:
+        if previous is not None and skipped and before.standing([rev.law_revision_id]):
             # A diff across an unreadable revision would give this one its changes too,
             # under this one's dates: the changes derived from the text before it stand.
             held.add(rev.law_revision_id)
@@ -234,9 +233,7 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
         elif previous is not None:
             changes = diff_laws(previous[1], text)
             if skipped:
-                changes = past_unread(changes, [r for r in before.changes.values()
-                                                if r["law_revision_id"] in skipped
-                                                and r["retracted_at"] is None])
+                changes = past_unread(changes, before.standing(skipped))
             _store_changes(session, law_id, instrument, previous[0], rev, row, changes,
                            taxonomy, PARSER_VERSION, known)
         previous, skipped = (rev, text), []
@@ -387,6 +384,13 @@ class _Snapshot:
         for r in session.execute(select(e).where(e.c.change_id.in_(ids)).order_by(e.c.id)).mappings():
             evidence.setdefault(r["change_id"], []).append({k: v for k, v in r.items() if k != "id"})
         return cls(changes, categories, evidence)
+
+    def standing(self, revision_ids: list[str]) -> list[dict[str, Any]]:
+        """The changes of these revisions not retracted, in the revisions' order."""
+        order = {rid: i for i, rid in enumerate(revision_ids)}
+        return sorted((r for r in self.changes.values()
+                       if r["law_revision_id"] in order and r["retracted_at"] is None),
+                      key=lambda r: order[r["law_revision_id"]])
 
     def put_back(self, session: Session, *, made: set[str], unparsed: set[str], at: datetime,
                  revision_ids: dict[str, int]) -> None:
