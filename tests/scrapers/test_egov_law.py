@@ -465,6 +465,14 @@ def test_a_retracted_change_found_again_is_news_again_and_replays_stay_exact(
     sub = SubscriberConfig(email="officer@example.com")
     week_back = digest_content(engine, app.config, sub, period_containing(back, tz=tz), ())
     assert [c.id for c in week_back.changes] == [again] and week_back.retracted == ()
+    for lang, badge in (("en", "[found again: retracted on 2023-06-14]"),
+                        ("ja", "[再検出（2023-06-14に取消し）]")):
+        message = compose_digest(week_back, Recipient(sub.email, lang, ""), sender="rw@example.com",
+                                 report_url="", tz=tz, sent_at=week_back.period.end)
+        body = message.get_body(("plain",)).get_content()
+        assert badge in body and "found late" not in body
+        html = message.get_body(("html",)).get_content()
+        assert badge.strip("[]") in html
     week_lost = digest_content(engine, app.config, sub, period_containing(REPROCESSED, tz=tz), ())
     assert [c.id for c in week_lost.retracted] == [lost["id"]]
     # Found again once: later rebuilds keep the new record and its times.

@@ -298,6 +298,25 @@ def select_retracted(
         return _records(engine, stmt, as_known_at)
 
 
+def select_found_again(engine: Engine, ids: Iterable[str]) -> dict[str, datetime]:
+    """Per change of `ids` that regwatch had retracted and then found again: when the same
+    change (law, revision, provision, change type) was last retracted before this one was
+    recorded (derive.law_history records a change found again under a new ID)."""
+    c, gone = ControlChange, aliased(ControlChange)
+    ids = list(ids)
+    if not ids:
+        return {}
+    stmt = (select(c.id, _raw(func.max(gone.retracted_at)))
+            .join(gone, and_(gone.law_id == c.law_id, gone.path == c.path,
+                             gone.change_type == c.change_type,
+                             gone.revision_id.is_not_distinct_from(c.revision_id),
+                             gone.id != c.id, gone.retracted_at <= c.recorded_at))
+            .where(_among(c.id, ids, engine.dialect.name))
+            .group_by(c.id))
+    with engine.connect() as conn:
+        return {cid: _utc(at) for cid, at in _fetch(conn, stmt)}
+
+
 def _record_columns(as_known_at: datetime | None) -> Any:
     """The columns _records builds a change record from, dates as known at T."""
     c = ControlChange

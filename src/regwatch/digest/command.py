@@ -38,6 +38,7 @@ from regwatch.db.queries import (
     select_changes,
     select_date_corrections,
     select_events,
+    select_found_again,
     select_retracted,
 )
 from regwatch.db.tables import Subscriber
@@ -188,8 +189,9 @@ def digest_content(engine: Engine, config: Config, sub: SubscriberConfig, period
              if n.key not in with_changes]
     corrections = select_date_corrections(engine, **window)
     retracted = select_retracted(engine, **window)
+    found_again = select_found_again(engine, [c.id for c in changes])
     return DigestContent(period, tuple(changes), tuple(notes), health, tuple(corrections),
-                         tuple(retracted))
+                         tuple(retracted), found_again)
 
 
 def event_notes(engine: Engine, period: Period, sub: SubscriberConfig,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from email.headerregistry import Address
@@ -67,6 +67,8 @@ class DigestContent:
     health: tuple[SourceHealth, ...] = field(default=())
     date_corrections: tuple[DateCorrection, ...] = ()
     retracted: tuple[ChangeRecord, ...] = ()  # shown before, no longer found
+    # change id → when regwatch had retracted the same change, which it has found again
+    found_again: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def problems(self) -> tuple[SourceHealth, ...]:
@@ -196,7 +198,7 @@ def _view(content: DigestContent, lang: str, report_url: str, tz: tzinfo,
             "key": key,
             "title": line_text(titles[key]) or key,
             "count": len(items),
-            "changes": [_change(c, lang, report_url, tz, content.period) for c in
+            "changes": [_change(c, lang, report_url, tz, content) for c in
                         sorted(items, key=lambda c: (c.instrument.get("law_id") or "",
                                                      c.provision.get("path") or "", c.id))],
             "effective_on": _first_date(c.effective_on for c in items),
@@ -208,7 +210,7 @@ def _view(content: DigestContent, lang: str, report_url: str, tz: tzinfo,
     # Headline events first: the biggest, then the most recently announced.
     events.sort(key=lambda e: (-e["count"], -(e["announced_on"] or date.min).toordinal(),
                                e["title"] or ""))
-    other = [_change(c, lang, report_url, tz, content.period)
+    other = [_change(c, lang, report_url, tz, content)
              for c in sorted(groups.get(None, []), key=lambda c: (
                  c.instrument.get("law_id") or "", c.provision.get("path") or "", c.id))]
     fmt = "%Y-%m-%d %H:%M"
@@ -242,8 +244,10 @@ def _first_date(values: Any) -> date | None:
 
 
 def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo,
-            period: Period | None) -> dict:
-    """A change as the digest shows it; `period` None for a retracted one (no badges of news)."""
+            content: DigestContent | None) -> dict:
+    """A change as the digest shows it; `content` None for a retracted one (no badges of news)."""
+    period = content.period if content is not None else None
+    retracted_on = content.found_again.get(c.id) if content is not None else None
     renumbered = _citation(c.renumbered_from, lang) if c.renumbered_from else None
     return {
         "id": c.id,
@@ -257,8 +261,11 @@ def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo,
         "outside_wassenaar": c.outside_wassenaar is True,
         "not_in_force": (period is not None and c.effective_on is not None
                          and c.effective_on > period.end.date()),
-        # Recorded in this period from a text observed before it: an earlier parse missed it.
+        # Recorded in this period from a text observed before it: an earlier parse missed it
+        # (or regwatch had retracted it: then the day it did).
         "found_late": period is not None and c.observed_at < period.start,
+        "found_again": (i18n.STRINGS[lang]["found_again"].format(
+            date=retracted_on.astimezone(tz).strftime("%Y-%m-%d")) if retracted_on else None),
         "unofficial": c.status != "official",
         "announced_on": c.announced_on,
         "promulgated_on": c.promulgated_on,
