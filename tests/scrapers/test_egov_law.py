@@ -545,6 +545,35 @@ def test_a_revision_after_an_unreadable_one_keeps_its_changes(world, engine, mon
         assert conn.execute(select(table).order_by(table.c.id)).all() == before
 
 
+def test_a_corrected_revision_after_an_unreadable_one_shows_the_correction(
+        world, engine, monkeypatch) -> None:
+    """Its changes stand as derived before only while its text is the one they were derived
+    from: a corrected copy of it is read again (from the last readable text, less what the
+    unreadable one's kept changes say), so the correction is not missed."""
+    server, app, _ = world
+    run(app, T1)
+    with_2026(server)
+    run(app, T2)
+    [pellicle] = changes_of(engine, REV_2026)
+    unable_to_read(monkeypatch, REV_2023)
+    corrected = record(REV_2026, "2026-04-01", "2026-01-15", "令和八年経済産業省令第一号",
+                       status="UnEnforced", updated="2026-02-01T10:00:00+09:00")
+    xml = (EGOV / f"{LAW}_20230723_after.xml").read_bytes().replace(
+        "ペリクルであって".encode(), "ペリクル又はその部分品であって".encode()).replace(
+        "カーボンハードマスクを".encode(), "カーボンハードマスク又はその部分品を".encode())
+    assert xml.count("又はその部分品".encode()) == 2
+    server.route(f"/api/2/law_revisions/{LAW}", listing(corrected, R2023, R2022))
+    server.route(data_path(REV_2026), law_data(xml, corrected))
+    result = run(app, T3)
+    assert REV_2023 in result.error and f"changes of {REV_2026} stand" not in result.error
+    got = {r[1]: r for r in changes_of(engine, REV_2026)}
+    assert len(got) == 2 and got[pellicle[1]] == pellicle  # the same change: same ID and times
+    [(cid, path, kind, old, new, effective, observed, recorded, _)] = [
+        r for p, r in got.items() if p != pellicle[1]]
+    assert kind == "amended" and old.replace("マスクを", "マスク又はその部分品を") == new
+    assert (observed, recorded) == (T3, T3)
+
+
 def test_a_new_revision_after_an_unreadable_one_has_only_its_own_changes(
         world, engine, monkeypatch) -> None:
     """A new revision arrives while the one before it does not parse: diffed from the last

@@ -199,6 +199,7 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
                 skipped.append(latest.law_revision_id)
             continue
         rev, text = parsed
+        derived_from = getattr(existing.get(rev.law_revision_id), "document_version_id", None)
         row = _upsert_revision(session, existing.get(rev.law_revision_id), instrument, rev, PARSER_VERSION)
         keep.add(rev.law_revision_id)
         instrument.title = rev.record.get("law_title") or text.title or instrument.title
@@ -224,9 +225,11 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
             gone = open_rows.pop(path)
             gone["valid_to"] = effective
             closed.append(gone)
-        if previous is not None and skipped and before.standing([rev.law_revision_id]):
+        if (previous is not None and skipped and derived_from == rev.version_id
+                and before.standing([rev.law_revision_id])):
             # A diff across an unreadable revision would give this one its changes too,
-            # under this one's dates: the changes derived from the text before it stand.
+            # under this one's dates: the changes derived from the text before it stand
+            # (unless this one's text changed since; then see past_unread).
             held.add(rev.law_revision_id)
             problems.append((rev.url, f"changes of {rev.law_revision_id} stand as derived "
                                       f"before: the revision before it does not parse"))
