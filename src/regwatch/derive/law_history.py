@@ -274,7 +274,7 @@ def past_unread(changes: list, kept: list[dict[str, Any]]) -> list:
             continue
         before, after = left[ch.path], ch.after_text
         if before == after:
-            continue  # the unreadable revision's own change, kept as it was
+            continue  # the provision is as the unreadable revisions left it
         kind = "added" if before is None else "removed" if after is None else "amended"
         spans = tuple(char_spans(before, after)) if before is not None and after is not None else ()
         out.append(replace(ch, change_type=kind, before_text=before, spans=spans))

@@ -261,8 +261,8 @@ def _change(c: ChangeRecord, lang: str, report_url: str, tz: tzinfo,
         "outside_wassenaar": c.outside_wassenaar is True,
         "not_in_force": (period is not None and c.effective_on is not None
                          and c.effective_on > period.end.date()),
-        # Recorded in this period from a text observed before it: an earlier parse missed it
-        # (or regwatch had retracted it: then the day it did).
+        # Recorded in this period from a text observed before it: an earlier parse missed
+        # it, or regwatch had retracted it (found_again says when).
         "found_late": period is not None and c.observed_at < period.start,
         "found_again": (i18n.STRINGS[lang]["found_again"].format(
             date=retracted_on.astimezone(tz).strftime("%Y-%m-%d")) if retracted_on else None),
