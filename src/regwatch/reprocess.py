@@ -48,8 +48,9 @@ class ReprocessOutcome:
     def summary(self) -> str:
         head = (f"reprocessed: {self.total} control changes; parser changes: "
                 f"{len(self.added)} added, {len(self.removed)} removed, {len(self.modified)} modified"
-                " (an added one is a change the earlier parse missed: this week's digest lists"
-                " it as found late; a removed one is withdrawn: the digest lists it as retracted)")
+                " (an added one is a change the earlier parse missed, or had withdrawn: this"
+                " week's digest lists it as found late, or found again; a removed one is"
+                " withdrawn: the digest lists it as retracted)")
         lines = [head]
         lines += [f"  + {i}" for i in self.added[:50]]
         lines += [f"  - {i}" for i in self.removed[:50]]
