@@ -126,3 +126,20 @@ law_idz = ["403M50000400049"]
         assert main(["--config", str(path), *command]) == 2
         err = capsys.readouterr().err
         assert str(path) in err and "'source.laws.law_idz'" in err and "law_ids" in err
+
+
+def test_mirrors_map_origins_to_http_urls(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[fetch]\nmirrors = {"https://www.meti.go.jp" = '
+                                      '"http://127.0.0.1:8080/www.meti.go.jp"}\n'), env={})
+    assert cfg.fetch.mirrors == {"https://www.meti.go.jp": "http://127.0.0.1:8080/www.meti.go.jp"}
+    with pytest.raises(ConfigError, match="not an origin") as err:
+        load_config(write(tmp_path, '[fetch]\nmirrors = {"https://www.meti.go.jp/press" = '
+                                    '"http://127.0.0.1:8080/x"}\n'), env={})
+    assert err.value.key == "fetch.mirrors"
+    with pytest.raises(ConfigError, match="must be an http"):
+        load_config(write(tmp_path, '[[source]]\nname = "x"\nscraper = "page"\nurl = "https://a.example"'
+                                    '\nmirrors = {"https://a.example" = "ftp://m"}\n'), env={})
+    env = {"REGWATCH_FETCH_MIRRORS": '{"https://a.example": "http://127.0.0.1:9/a"}'}
+    assert load_config(None, env=env).fetch.mirrors == {"https://a.example": "http://127.0.0.1:9/a"}
+    with pytest.raises(ConfigError, match="is not a JSON object"):
+        load_config(None, env={"REGWATCH_FETCH_MIRRORS": "x"})

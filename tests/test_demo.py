@@ -36,6 +36,10 @@ def test_demo_writes_report_json_and_digests(demo_out: Path, capsys) -> None:
     text = email.message_from_bytes(ja.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
     assert "量子コンピュータ等を輸出管理の対象に追加する省令改正を行いました" in text
     assert "Ministerial Ordinance Amended" not in text
+    # The replay server is a mirror: what is stored and shown links to the real sites.
+    assert "https://www.meti.go.jp/press/2024/" in text
+    for shown in [demo_out / "report.html", demo_out / "report.json", *emls]:
+        assert b"127.0.0.1" not in shown.read_bytes(), shown
 
 
 def test_2024_four_categories_added_outside_wassenaar(demo_out: Path) -> None:

@@ -8,6 +8,7 @@ Secrets never live in files: the SMTP password comes only from REGWATCH_SMTP_PAS
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 import types
@@ -45,6 +46,10 @@ class FetchConfig:
     backoff_s: float = _help("First retry delay; doubles each retry, with jitter.", 1.0)
     max_retry_after_s: float = _help("Longest Retry-After honoured; longer waits fail the URL.", 120.0)
     respect_robots: bool = _help("Honour robots.txt (cached per host).", True)
+    mirrors: dict[str, str] = _help(
+        "Fetch the URLs of an origin from a mirror, e.g. {\"https://www.meti.go.jp\" = "
+        "\"http://127.0.0.1:8080/www.meti.go.jp\"}: the path follows the mirror's base; "
+        "documents, links, allowed_hosts and robots.txt keep the original URLs.", {})
 
 
 FETCH_KEYS = tuple(f.name for f in dataclasses.fields(FetchConfig))
@@ -251,9 +256,13 @@ def _coerce_env(value: str, cls: type, key: str, var: str) -> Any:
             if value.lower() not in {"1", "0", "true", "false", "yes", "no"}:
                 raise ValueError(value)
             return value.lower() in {"1", "true", "yes"}
+        if typing.get_origin(kind) in (dict, list):  # a JSON object or array
+            return json.loads(value)
         return kind(value) if kind in (int, float, str) else value
     except ValueError:
-        raise ConfigError(f"environment variable {var}={value!r} is not a {kind.__name__}") from None
+        name = {dict: "a JSON object", list: "a JSON array"}.get(typing.get_origin(kind))
+        raise ConfigError(f"environment variable {var}={value!r} is not "
+                          f"{name or _kind_name(kind)}") from None
 
 
 def _build(raw: dict[str, Any], file: str, base_dir: Path) -> Config:
@@ -297,6 +306,19 @@ def _section(cls: type, table: Any, file: str, prefix: str, exclude: set[str] | 
     if missing:
         raise ConfigError("required key missing", file=file, key=f"{prefix}.{missing[0]}" if prefix else missing[0])
     return cls(**values)
+
+
+def _check_mirrors(mirrors: dict[str, Any], file: str, key: str) -> None:
+    from urllib.parse import urlsplit
+
+    for origin, base in mirrors.items():
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+            raise ConfigError(f"{origin!r} is not an origin (scheme://host[:port])", file=file,
+                              key=key)
+        if not isinstance(base, str) or urlsplit(base).scheme not in ("http", "https"):
+            raise ConfigError(f"mirror of {origin} must be an http(s) URL, got {base!r}",
+                              file=file, key=key)
 
 
 def _check_type(value: Any, kind: Any, file: str, key: str) -> Any:
@@ -351,6 +373,7 @@ def _check(cfg: Config, file: str) -> None:
     if cfg.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("must be DEBUG, INFO, WARNING or ERROR", file=file, key="log_level")
     _check_cron(cfg.digest.schedule, file, "digest.schedule", cfg.timezone)
+    _check_mirrors(cfg.fetch.mirrors, file, "fetch.mirrors")
     seen: set[str] = set()
     for src in cfg.sources:
         key = f"source.{src.name}"
@@ -360,6 +383,7 @@ def _check(cfg: Config, file: str) -> None:
         if not src.all_urls() and not src.options.get("urls_file"):
             raise ConfigError("needs `url`, `urls` or (page sources) `urls_file`", file=file, key=key)
         _check_cron(src.schedule, file, key + ".schedule", cfg.timezone)
+        _check_mirrors(src.fetch.get("mirrors", {}), file, key + ".mirrors")
     for i, sub in enumerate(cfg.subscribers):
         if "@" not in sub.email or any(c in sub.email for c in "\r\n<>,; "):
             raise ConfigError("not an e-mail address", file=file, key=f"subscriber[{i}].email")

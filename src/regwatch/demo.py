@@ -20,7 +20,7 @@ import click
 
 from regwatch.app import App
 from regwatch.config import Config, SourceConfig, SubscriberConfig
-from regwatch.demo_server import ReplayServer, load_story
+from regwatch.demo_server import ReplayServer, load_story, mirrors
 
 log = logging.getLogger(__name__)
 
@@ -28,27 +28,28 @@ DEMO_DATA = Path(__file__).parent / "demo_data"
 
 
 def demo_config(base: Config, out_dir: Path, server: ReplayServer) -> Config:
-    """The production configuration with base URLs pointing at the replay server."""
+    """The production configuration, fetching from the replay server (as a mirror of the
+    real sites: their URLs are what is stored and shown)."""
     story = server.story
-    local = server.local_url
     sources = (
-        SourceConfig(name="egov-law", scraper="egov_law", url=local(story.egov_base),
+        SourceConfig(name="egov-law", scraper="egov_law", url=story.egov_base,
                      options={"law_ids": sorted({r.law_id for r in story.revisions})}),
         SourceConfig(name="meti-press-ja", scraper="meti_press",
-                     url=local("https://www.meti.go.jp/ml_index_release_atom.xml"),
+                     url="https://www.meti.go.jp/ml_index_release_atom.xml",
                      options={"language": "ja"}),
         SourceConfig(name="meti-press-en", scraper="meti_press",
-                     url=local("https://www.meti.go.jp/english/press/index.html"),
+                     url="https://www.meti.go.jp/english/press/index.html",
                      options={"language": "en"}),
         SourceConfig(name="meti-anpo", scraper="meti_anpo",
-                     url=local("https://www.meti.go.jp/policy/anpo/index.html")),
+                     url="https://www.meti.go.jp/policy/anpo/index.html"),
         *(SourceConfig(name=f"press-{f.file.split('/')[-1].split('.')[0]}", scraper="press",
-                       urls=[local(f.url)], options=_press_options(f.file))
+                       urls=[f.url], options=_press_options(f.file))
           for f in story.feeds if f.file.startswith("press/")),
     )
     # The replay server is on loopback: no need to be gentle with it.
     fetch = dataclasses.replace(base.fetch, min_interval_s=0.0, per_host_connections=4,
-                                retries=1, backoff_s=0.05, timeout_s=10.0)
+                                retries=1, backoff_s=0.05, timeout_s=10.0,
+                                mirrors=mirrors(story, server.base))
     subscribers = (
         SubscriberConfig(email="compliance-team@example.com", language="en", name="Compliance team"),
         SubscriberConfig(email="anpo-tantou@example.jp", language="ja", name="安全保障貿易管理担当",

@@ -3,9 +3,9 @@
 The demo (and tests that want a whole recorded world) set the moment; the server then
 serves every recorded document published by then, feeds holding only the entries
 published by then, and the e-Gov API answering with the revisions listed by then.
-Recorded bodies name their real hosts (https://www.meti.go.jp/…); the server rewrites
-those to itself (http://127.0.0.1:PORT/www.meti.go.jp/…), so only base URLs differ from
-production.
+It serves https://www.meti.go.jp/… at http://127.0.0.1:PORT/www.meti.go.jp/… (`mirrors`
+gives the fetcher's [fetch] mirrors setting for it), and bodies as recorded: the sources
+keep their real URLs, so what is stored, reported and e-mailed is as in production.
 """
 
 from __future__ import annotations
@@ -85,10 +85,10 @@ def load_story(root: Path) -> Story:
     return Story(root, steps, documents, feeds, en_indexes, revisions, raw["egov_base"], hosts)
 
 
-def local_url(base: str, url: str) -> str:
-    """Where the replay server at `base` serves the recorded `url`."""
-    parts = urlsplit(url)
-    return f"{base}/{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+def mirrors(story: Story, base: str) -> dict[str, str]:
+    """The [fetch] mirrors setting under which the replay server at `base` serves `story`."""
+    return {f"{scheme}://{host}": f"{base}/{host}" for host in story.hosts
+            for scheme in ("https", "http")}
 
 
 class ReplayServer:
@@ -113,8 +113,8 @@ class ReplayServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def local_url(self, url: str) -> str:
-        return local_url(self.base, url)
+    def mirrors(self) -> dict[str, str]:
+        return mirrors(self.story, self.base)
 
     def __enter__(self) -> ReplayServer:
         self._thread.start()
@@ -126,32 +126,17 @@ class ReplayServer:
 
     def set_moment(self, moment: datetime) -> None:
         site = build_site(self.story, moment)
-        rewritten = {self._path(url): (self._rewrite(body, ctype), ctype)
-                     for url, (body, ctype) in site.items()}
+        served = {self._path(url): found for url, found in site.items()}
         with self._lock:
-            self._site = rewritten
+            self._site = served
 
     def _path(self, url: str) -> str:
         parts = urlsplit(url)
         return f"/{parts.netloc}{parts.path}"
 
-    def _rewrite(self, body: bytes, content_type: str) -> bytes:
-        if not content_type.startswith(("text/", "application/xml", "application/atom",
-                                        "application/rss", "application/rdf", "application/json")):
-            return body
-        for host in self.story.hosts:
-            local = f"{self.base}/{host}".encode()
-            body = body.replace(f"https://{host}".encode(), local).replace(f"http://{host}".encode(), local)
-        return body
-
     def _lookup(self, path: str) -> tuple[bytes, str] | None:
-        """A recorded path; a root-relative link (/press/…) is tried under each host."""
         with self._lock:
-            found = self._site.get(path)
-            if found is None and not any(path.startswith(f"/{h}/") for h in self.story.hosts):
-                hits = [self._site[f"/{h}{path}"] for h in self.story.hosts if f"/{h}{path}" in self._site]
-                found = hits[0] if len(hits) == 1 else None
-            return found
+            return self._site.get(path)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

@@ -15,7 +15,7 @@ from regwatch.db.session import transaction
 from regwatch.db.tables import FetchLog
 from regwatch.errors import FetchError
 from regwatch.fetch.context import save_validators
-from regwatch.fetch.http import Validators, _retry_after
+from regwatch.fetch.http import Validators, _retry_after, mirrored
 from regwatch.fetch.snapshots import sha256_hex
 
 HTML = "text/html; charset=utf-8"
@@ -379,3 +379,37 @@ def test_https_certificates_are_verified(tmp_path, make_fetcher):
             fetcher.fetch(srv.url("/p"))
         assert err.value.url.startswith("https://127.0.0.1:")
         assert srv.requests("/p") == []
+
+
+# ---------------------------------------------------------------- mirrors
+
+
+def test_a_mirror_serves_an_origin_and_the_original_urls_are_kept(server, make_fetcher, engine):
+    """[fetch] mirrors: the wire goes to the mirror; robots.txt, redirects, allowed hosts and
+    the log see the original URLs, so the history reads as if fetched from the real site."""
+    server.route("/gov/robots.txt", body="User-agent: *\nDisallow: /private\n")
+    server.route("/gov/old", status=301, headers={"Location": "https://www.example.gov/new?x=1"})
+    server.route("/gov/new?x=1", body="<p>新</p>", headers={"Content-Type": HTML})
+    f = make_fetcher(engine, respect_robots=True,
+                     mirrors={"https://www.example.gov": server.url("/gov/")})
+    res = f.fetch("https://www.example.gov/old", allowed_hosts={"www.example.gov"})
+    assert res.status == 200 and res.text == "<p>新</p>"
+    assert res.final_url == "https://www.example.gov/new?x=1"
+    assert [r.path for r in server.requests()] == ["/gov/robots.txt", "/gov/old", "/gov/new?x=1"]
+    with pytest.raises(FetchError, match="robots.txt"):
+        f.fetch("https://www.example.gov/private/x")
+    with pytest.raises(FetchError, match="not in allowed_hosts"):  # hosts are the real ones
+        f.fetch("https://www.example.gov/old", allowed_hosts={"127.0.0.1"})
+    assert {r["url"] for r in log_rows(f, engine)} == {
+        "https://www.example.gov/robots.txt", "https://www.example.gov/old",
+        "https://www.example.gov/private/x"}
+
+
+def test_mirrored_urls() -> None:
+    mirrors = {"https://www.meti.go.jp": "http://127.0.0.1:8080/www.meti.go.jp/"}
+    assert mirrored("https://www.meti.go.jp/press/a.html?x=1", mirrors) \
+        == "http://127.0.0.1:8080/www.meti.go.jp/press/a.html?x=1"
+    assert mirrored("https://www.meti.go.jp", mirrors) == "http://127.0.0.1:8080/www.meti.go.jp"
+    assert mirrored("https://www.meti.go.jp.evil.example/x", mirrors) \
+        == "https://www.meti.go.jp.evil.example/x"  # another host, not a prefix match
+    assert mirrored("http://www.meti.go.jp/x", mirrors) == "http://www.meti.go.jp/x"

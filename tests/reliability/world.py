@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from regwatch.config import Config, load_config
 from regwatch.db.tables import Base
 from regwatch.demo import DEMO_DATA, demo_config
-from regwatch.demo_server import ReplayServer, Story, load_story, local_url
+from regwatch.demo_server import ReplayServer, Story, load_story
 
 PG_URL = os.environ.get("REGWATCH_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -66,13 +66,10 @@ class EtagReplayServer(ReplayServer):
 
 @dataclasses.dataclass(frozen=True)
 class _Urls:
-    """What `demo_config` needs of a server: the story and its URL mapping (no socket)."""
+    """What `demo_config` needs of a server: the story and its base URL (no socket)."""
 
     story: Story
     base: str
-
-    def local_url(self, url: str) -> str:
-        return local_url(self.base, url)
 
 
 def world_config(base_url: str, db_url: str, data_dir: Path, **fetch: Any) -> Config:
@@ -97,6 +94,8 @@ def digest_config(base_url: str, db_url: str, data_dir: Path, smtp_port: int) ->
 def write_config_toml(config: Config, path: Path, *, schedule: str | None = None) -> Path:
     """`config` as a user TOML file for the `regwatch` command (sources, database, data_dir)."""
     def val(v: Any) -> str:
+        if isinstance(v, dict):  # an inline table (JSON objects are not TOML)
+            return "{" + ", ".join(f"{val(k)} = {val(x)}" for k, x in v.items()) + "}"
         return json.dumps(v, ensure_ascii=False)  # JSON strings, numbers, lists and bools are TOML
 
     lines = [f"data_dir = {val(config.data_dir)}", "source = []", "", "[database]",

@@ -300,7 +300,7 @@ class Fetcher:
             deadline = time.monotonic() + cfg.timeout_s
             timeout = httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s)
             try:
-                with self._send(transport, url, headers, timeout) as r:
+                with self._send(transport, mirrored(url, cfg.mirrors), headers, timeout) as r:
                     status = r.status_code
                     if status in _REDIRECT_CODES or status == 304:
                         _drain(r, deadline)
@@ -604,6 +604,14 @@ class _LogWriter:
 
 
 # ---------------------------------------------------------------------- small pure helpers
+
+
+def mirrored(url: str, mirrors: dict[str, str]) -> str:
+    """Where `url` is fetched from: under its origin's mirror, if one is configured."""
+    for origin, base in mirrors.items():
+        if url == origin or url.startswith((origin + "/", origin + "?")):
+            return base.rstrip("/") + url[len(origin):]
+    return url
 
 
 def _retry_after(value: str | None, now: float | None = None) -> float | None:
