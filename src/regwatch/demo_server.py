@@ -113,9 +113,6 @@ class ReplayServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def mirrors(self) -> dict[str, str]:
-        return mirrors(self.story, self.base)
-
     def __enter__(self) -> ReplayServer:
         self._thread.start()
         return self
