@@ -597,25 +597,33 @@ def test_changes_across_unreadable_revisions_start_from_the_text_they_left() -> 
     from regwatch.derive.law_history import past_unread
     from regwatch.normalise.law_diff import ProvisionChange
 
-    def ch(kind: str, path: str, before: str | None, after: str | None) -> ProvisionChange:
+    def ch(kind: str, path: str, before: str | None, after: str | None,
+           moved_from: str | None = None) -> ProvisionChange:
         return ProvisionChange(change_type=kind, path=path, citation_ja="", citation_en="",
                                list_entry=None, before_text=before, after_text=after, spans=(),
-                               renumbered_from=None)
+                               renumbered_from={"path": moved_from} if moved_from else None)
 
     kept = [{"path": "a", "change_type": "amended", "after_text": "甲乙"},
             {"path": "b", "change_type": "amended", "after_text": "丙丁"},
             {"path": "c", "change_type": "removed", "after_text": None},
             {"path": "d", "change_type": "added", "after_text": "戊"},
             {"path": "f", "change_type": "amended", "after_text": "一"},  # two unreadable
-            {"path": "f", "change_type": "amended", "after_text": "一二"}]  # revisions: the later
+            {"path": "f", "change_type": "amended", "after_text": "一二"},  # revisions: the later
+            {"path": "g2", "change_type": "renumbered", "after_text": "乙",
+             "renumbered_from": {"path": "g1"}},
+            {"path": "h1", "change_type": "amended", "after_text": "丁二"}]
     got = past_unread([ch("amended", "a", "甲", "甲乙"),  # the unreadable one's own change
                        ch("amended", "b", "丙", "丙丁戊"),  # changed again after it
                        ch("amended", "c", "己", "己庚"),  # removed by it, back after it
                        ch("added", "e", None, "辛"),  # untouched by it
-                       ch("amended", "f", "〇", "一二")], kept)  # what the later one left
+                       ch("amended", "f", "〇", "一二"),  # what the later one left
+                       ch("renumbered", "g2", "甲", "乙丙", moved_from="g1"),  # moved by it
+                       ch("renumbered", "h2", "丁", "丁二", moved_from="h1")], kept)  # amended by it
     # d: added by the unreadable revision and removed after it: not in a diff from before it
     assert [(c.change_type, c.path, c.before_text, c.after_text) for c in got] == [
-        ("amended", "b", "丙丁", "丙丁戊"), ("added", "c", None, "己庚"), ("added", "e", None, "辛")]
+        ("amended", "b", "丙丁", "丙丁戊"), ("added", "c", None, "己庚"), ("added", "e", None, "辛"),
+        ("amended", "g2", "乙", "乙丙"), ("renumbered", "h2", "丁二", "丁二")]
+    assert got[3].renumbered_from is None and got[4].renumbered_from == {"path": "h1"}
     assert "".join(s.after_text for s in got[0].spans if s.op != "equal") == "戊"
 
 

@@ -258,26 +258,38 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
 def past_unread(changes: list, kept: list[dict[str, Any]]) -> list:
     """Changes diffed from the last readable text across unreadable revisions, less what
     those revisions' kept changes (`kept`, in order) already say: a provision they changed
-    is changed here only from the text they left, and not at all when it is that text."""
+    (or moved) is changed here only from the text they left where they left it, and not at
+    all when it is that text."""
     from dataclasses import replace
 
     from regwatch.normalise.law_diff import char_spans
 
     said = {(k["change_type"], k["path"], k.get("before_text"), k["after_text"]) for k in kept}
-    left = {k["path"]: (None if k["change_type"] == "removed" else k["after_text"]) for k in kept}
+    left: dict[str, str | None] = {}  # path → the text they left there (None: nothing)
+    moved_in: set[str] = set()  # paths they moved a provision to
+    for k in kept:
+        if k["change_type"] == "renumbered":
+            moved_in.add(k["path"])
+            left.setdefault((k.get("renumbered_from") or {}).get("path", ""), None)
+    for k in kept:
+        left[k["path"]] = None if k["change_type"] == "removed" else k["after_text"]
     out = []
     for ch in changes:
         if (ch.change_type, ch.path, ch.before_text, ch.after_text) in said:
-            continue  # the unreadable revision's own change (a renumbering too), kept as it was
-        if ch.path not in left or ch.change_type == "renumbered":
+            continue  # the unreadable revision's own change, kept as it was
+        moved = ch.change_type == "renumbered" and ch.path not in moved_in
+        source = (ch.renumbered_from or {}).get("path", ch.path) if moved else ch.path
+        if source not in left:
             out.append(ch)
             continue
-        before, after = left[ch.path], ch.after_text
-        if before == after:
+        before, after = left[source], ch.after_text
+        if before == after and not moved:
             continue  # the provision is as the unreadable revisions left it
-        kind = "added" if before is None else "removed" if after is None else "amended"
+        kind = ("added" if before is None else "removed" if after is None
+                else "renumbered" if moved else "amended")
         spans = tuple(char_spans(before, after)) if before is not None and after is not None else ()
-        out.append(replace(ch, change_type=kind, before_text=before, spans=spans))
+        out.append(replace(ch, change_type=kind, before_text=before, spans=spans,
+                           renumbered_from=ch.renumbered_from if kind == "renumbered" else None))
     return out
 
 
