@@ -413,3 +413,5 @@ def test_mirrored_urls() -> None:
     assert mirrored("https://www.meti.go.jp.evil.example/x", mirrors) \
         == "https://www.meti.go.jp.evil.example/x"  # another host, not a prefix match
     assert mirrored("http://www.meti.go.jp/x", mirrors) == "http://www.meti.go.jp/x"
+    assert mirrored("HTTPS://WWW.METI.GO.JP/Press/A.html", mirrors) \
+        == "http://127.0.0.1:8080/www.meti.go.jp/Press/A.html"

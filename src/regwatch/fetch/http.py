@@ -609,7 +609,8 @@ class _LogWriter:
 def mirrored(url: str, mirrors: dict[str, str]) -> str:
     """Where `url` is fetched from: under its origin's mirror, if one is configured."""
     for origin, base in mirrors.items():
-        if url == origin or url.startswith((origin + "/", origin + "?")):
+        head = url[:len(origin) + 1].lower()  # scheme and host compare without case
+        if head in (origin.lower(), origin.lower() + "/", origin.lower() + "?"):
             return base.rstrip("/") + url[len(origin):]
     return url
 
