@@ -199,8 +199,9 @@ def rebuild_law(session: Session, law_id: str, revisions: list[StoredRevision], 
                 skipped.append(latest.law_revision_id)
             continue
         rev, text = parsed
-        derived_from = getattr(existing.get(rev.law_revision_id), "document_version_id", None)
-        row = _upsert_revision(session, existing.get(rev.law_revision_id), instrument, rev, PARSER_VERSION)
+        stored = existing.get(rev.law_revision_id)
+        derived_from = stored.document_version_id if stored is not None else None
+        row = _upsert_revision(session, stored, instrument, rev, PARSER_VERSION)
         keep.add(rev.law_revision_id)
         instrument.title = rev.record.get("law_title") or text.title or instrument.title
         instrument.law_num = text.law_num or instrument.law_num
@@ -262,7 +263,7 @@ def past_unread(changes: list, kept: list[dict[str, Any]]) -> list:
     all when it is that text."""
     from dataclasses import replace
 
-    from regwatch.normalise.law_diff import char_spans
+    from regwatch.normalise.law_diff import change_spans
 
     said = {(k["change_type"], k["path"], k.get("before_text"), k["after_text"]) for k in kept}
     left: dict[str, str | None] = {}  # path → the text they left there (None: nothing)
@@ -270,7 +271,9 @@ def past_unread(changes: list, kept: list[dict[str, Any]]) -> list:
     for k in kept:
         if k["change_type"] == "renumbered":
             moved_in.add(k["path"])
-            left.setdefault((k.get("renumbered_from") or {}).get("path", ""), None)
+            origin = (k.get("renumbered_from") or {}).get("path")
+            if origin:
+                left.setdefault(origin, None)  # vacated, unless a later change put text there
     for k in kept:
         left[k["path"]] = None if k["change_type"] == "removed" else k["after_text"]
     out = []
@@ -287,8 +290,8 @@ def past_unread(changes: list, kept: list[dict[str, Any]]) -> list:
             continue  # the provision is as the unreadable revisions left it
         kind = ("added" if before is None else "removed" if after is None
                 else "renumbered" if moved else "amended")
-        spans = tuple(char_spans(before, after)) if before is not None and after is not None else ()
-        out.append(replace(ch, change_type=kind, before_text=before, spans=spans,
+        out.append(replace(ch, change_type=kind, before_text=before,
+                           spans=change_spans(before, after),
                            renumbered_from=ch.renumbered_from if kind == "renumbered" else None))
     return out
 

@@ -73,6 +73,13 @@ def char_spans(before: str, after: str) -> list[Span]:
     return [Span(op, before[i1:i2], after[j1:j2]) for op, i1, i2, j1, j2 in sm.get_opcodes()]
 
 
+def change_spans(before: str | None, after: str | None) -> tuple[Span, ...]:
+    """The character diff a change shows: none when a side is missing or nothing changed."""
+    if before is None or after is None or before == after:
+        return ()
+    return tuple(char_spans(before, after))
+
+
 def _same(a: ProvisionText, b: ProvisionText) -> bool:
     return a.match_text == b.match_text and a.ruby == b.ruby
 
@@ -221,9 +228,7 @@ def _change(kind: str, o: ProvisionText | None, n: ProvisionText | None) -> Prov
     cur = n or o
     assert cur is not None
     before, after = (o.text if o else None), (n.text if n else None)
-    spans: tuple[Span, ...] = ()
-    if before is not None and after is not None and before != after:
-        spans = tuple(char_spans(before, after))
+    spans = change_spans(before, after)
     moved_from = None
     if kind == "renumbered" and o is not None:
         moved_from = {"path": o.path, "citation_ja": o.citation_ja, "citation_en": o.citation_en}
