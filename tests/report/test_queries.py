@@ -9,7 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from regwatch.db.queries import select_changes, select_document_changes, select_press_items
+from regwatch.db.queries import (
+    natural_key,
+    select_changes,
+    select_document_changes,
+    select_press_items,
+)
 
 from . import history as h
 from .history import at
@@ -115,6 +120,19 @@ def test_record_fields_and_document_order(hist_engine) -> None:
     assert sem.provision == {"path": "Article_6/Item_23", "citation_ja": "第六条第二十三号",
                              "citation_en": "Article 6, item (xxiii)"}
     assert sem.instrument["law_id"] == h.ORDINANCE and sem.categories == ("sem-ic-imaging",)
+
+
+def test_natural_key_is_document_order() -> None:
+    paths = ["Item_a", "Item_10", "Article_1/Item_3", "Item_１２", "Item_2", "", "Article_10",
+             "Item_", "Article_1", "Item_9", "Item_0"]
+    assert sorted(paths, key=natural_key) == [
+        "", "Article_1", "Article_1/Item_3", "Article_10",  # a shorter path first
+        "Item_", "Item_0", "Item_2", "Item_9", "Item_10", "Item_１２",  # numbers by value
+        "Item_a"]  # a number before text at the same place
+    # equal as numbers: the same key (select_changes then orders them by change ID)
+    assert natural_key("Item_5") == natural_key("Item_05") == natural_key("Item_５")
+    assert natural_key("Table_1/Row_99") < natural_key("Table_1/Row_100") < natural_key("Table_2")
+    assert natural_key(None) == natural_key("") == ""
 
 
 def test_bad_by_is_refused(hist_engine) -> None:
