@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import MetaData, Table, insert, select, text, update
+from sqlalchemy import MetaData, Table, delete, insert, select, text, update
 
 from regwatch.db.session import downgrade, make_engine, transaction, upgrade
 from regwatch.db.tables import (
     ChangeDate,
+    ChangeFact,
     ControlChange,
     DocumentRow,
     DocumentVersion,
+    Event,
     Evidence,
     SourceRow,
 )
@@ -62,6 +64,18 @@ def _rows(engine) -> list[tuple]:
             .order_by(ChangeDate.id))]
 
 
+def _facts(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(ChangeFact.change_id, ChangeFact.field, ChangeFact.value, ChangeFact.known_at)
+            .order_by(ChangeFact.id))]
+
+
+# no event and no flag yet are kept too: what they get later is then a correction
+FIRST_FACTS = [(c, field, value, when) for c, when in (("c1", at(2)), ("c2", at(3)))
+               for field, value in (("event_key", None), ("regime", "unknown"),
+                                    ("outside_wassenaar", None))]
+
 FIRST = [("c1", "announced_on", date(2024, 4, 30), at(2)),  # its release was seen before the change
          ("c1", "promulgated_on", date(2024, 5, 2), at(2)),  # named by nothing: with the change
          ("c1", "effective_on", date(2024, 6, 1), at(5))]  # once the notice was seen
@@ -70,8 +84,9 @@ FIRST = [("c1", "announced_on", date(2024, 4, 30), at(2)),  # its release was se
 def test_the_first_values_are_known_as_their_evidence_says(engine) -> None:
     _history(engine)
     with transaction(engine) as s:
-        assert date_history.record(s) == 3
+        assert date_history.record(s) == 3 + 6  # and the two changes' facts (change_facts)
     assert sorted(_rows(engine)) == sorted(FIRST)
+    assert sorted(_facts(engine), key=str) == sorted(FIRST_FACTS, key=str)
     with transaction(engine) as s:
         assert date_history.record(s) == 0  # nothing moved: nothing appended
 
@@ -122,6 +137,29 @@ def test_a_value_replaced_at_the_moment_it_became_known_gives_way(engine) -> Non
         assert _rows(engine)[3:] == rows
 
 
+def test_an_event_and_regime_found_later_are_kept_from_the_run_that_found_them(engine) -> None:
+    """c1 was found in a law revision alone on the 2nd; the announcement seen on the 9th
+    gives it an event and a regime basis. Replays before the 9th must show neither."""
+    _history(engine)
+    with transaction(engine) as s:
+        date_history.record(s)
+    with transaction(engine) as s:
+        s.add(Event(id=1, key="meti-2024-05", title="t", jurisdiction="JP", status="official",
+                    regime="wassenaar", first_observed_at=at(9), parser_version="t"))
+        s.flush()
+        s.execute(update(ControlChange).where(ControlChange.id == "c1")
+                  .values(event_id=1, regime="wassenaar", outside_wassenaar=False))
+        assert date_history.record(s) == 3
+    assert _facts(engine)[6:] == [("c1", "event_key", "meti-2024-05", at(9)),
+                                  ("c1", "regime", "wassenaar", at(9)),
+                                  ("c1", "outside_wassenaar", "false", at(9))]
+    with transaction(engine) as s:  # a run on the 12th merges the event away
+        s.execute(update(ControlChange).values(event_id=None))
+        s.execute(delete(Event))
+        assert date_history.record(s, at(12)) == 1
+    assert _facts(engine)[-1] == ("c1", "event_key", None, at(12))
+
+
 def test_evidence_without_a_document_is_known_with_its_change() -> None:
     assert date_history.known_since(at(2), [None, at(5)]) == at(2)
     assert date_history.known_since(at(2), [at(1)]) == at(2)
@@ -136,6 +174,7 @@ def test_the_migration_seeds_the_history_of_an_existing_database(db_url: str) ->
         _history(engine)
         upgrade(engine)
         assert sorted(_rows(engine)) == sorted(FIRST)
+        assert sorted(_facts(engine), key=str) == sorted(FIRST_FACTS, key=str)  # 0006
         with engine.connect() as conn:  # and the values read back as dates and moments
             assert conn.execute(text("SELECT count(*) FROM change_dates")).scalar() == 3
             # 0005: changes already stored were recorded when observed, in the view too

@@ -25,7 +25,7 @@ from reliability.world import EtagReplayServer, counts, digest_config, load_worl
 KNOWLEDGE = ("document_versions", "snapshots", "documents", "instruments", "law_revisions",
              "provisions", "control_changes", "change_categories", "events", "evidence",
              "announcements", "press_articles", "subscribers", "digests", "change_dates",
-             "evidence_history", "event_history")
+             "change_facts", "evidence_history", "event_history")
 PASSWORD = "idem-Pa55-0000"
 
 

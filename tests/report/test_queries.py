@@ -16,6 +16,12 @@ from regwatch.db.queries import (
     select_press_items,
 )
 
+from sqlalchemy import delete, select, update
+
+from regwatch.db.session import transaction
+from regwatch.db.tables import ControlChange, Event, Evidence
+from regwatch.derive import date_history, event_history
+
 from . import history as h
 from .history import at
 
@@ -90,6 +96,39 @@ def test_as_known_at_hides_dates_and_sources_learnt_later(hist_engine) -> None:
     assert now[h.C24_ORDER].effective_on == date(2024, 9, 8)
     assert [s.url for s in now[h.C24_ORDER].sources] == [
         h.EGOV_2024_ORDER, h.METI_2024, h.METI_2024_NOTICE]
+
+
+def test_as_known_at_shows_the_event_and_regime_a_change_had_then(hist_engine) -> None:
+    """The FX Order change (observed 2024-11-20, no event, regime unknown) is joined to the
+    2024 event by a run on 2024-12-01; that event is then merged away on 2025-01-10 (its
+    history keeps how it stood). Each replay shows what regwatch showed then."""
+    with transaction(hist_engine) as s:
+        event_id = s.scalar(select(Event.id).where(Event.key == h.EVENT_2024))
+        s.execute(update(ControlChange).where(ControlChange.id == h.C24_FX)
+                  .values(event_id=event_id, regime="unilateral", outside_wassenaar=True))
+        date_history.record(s, at("2024-12-01T00:00"))
+
+    def fx(moment: str | None):
+        [c] = [c for c in select_changes(hist_engine, since=date(2024, 11, 1),
+                                         as_known_at=moment and at(moment)) if c.id == h.C24_FX]
+        return c.event and c.event["key"], c.regime, c.outside_wassenaar
+
+    assert fx("2024-11-25T00:00") == (None, "unknown", None)
+    assert fx("2024-12-02T00:00") == (h.EVENT_2024, "unilateral", True)
+    assert fx(None) == (h.EVENT_2024, "unilateral", True)
+    title = select_changes(hist_engine, since=date(2024, 11, 1))[0].event["title"]
+
+    with transaction(hist_engine) as s, event_history.kept(s, at("2025-01-10T00:00")):
+        s.execute(update(ControlChange).values(event_id=None))
+        s.execute(delete(Evidence).where(Evidence.event_id.is_not(None)))
+        s.execute(delete(Event))
+        date_history.record(s, at("2025-01-10T00:00"))
+    then = {c.id: c for c in select_changes(hist_engine, since=date(2024, 1, 1),
+                                            as_known_at=at("2024-12-02T00:00"))}
+    assert then[h.C24_FX].event["title"] == title  # the event as it stood before it went
+    assert then[h.C24_SEM].event["key"] == h.EVENT_2024
+    assert fx("2025-01-11T00:00") == (None, "unilateral", True)
+    assert fx(None) == (None, "unilateral", True)
 
 
 def test_evidence_without_a_version_is_known_with_its_change(hist_engine) -> None:

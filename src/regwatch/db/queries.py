@@ -31,10 +31,12 @@ As known at T (audit replay)
    earliest observation of their documents (see ``regwatch.derive.date_history``). So a
    date learnt after T is null, and a date corrected after T shows its old value; window
    filters use the dates as known, so neither can make a change match ``--by``;
-4. an event (a change's event, a digest's announcement) shows as it stood at T: the state
-   ``event_history`` kept when derivation replaced it after T (see
-   ``regwatch.derive.event_history``), else as it stands; an event is known from its first
-   observation.
+4. a change's event, regime and outside-Wassenaar flag are those it had at T: the latest
+   entries of ``change_facts`` known by T (kept as its dates are, known from the change's
+   observation or from the run that replaced them); an event (a change's event, a digest's
+   announcement) shows as it stood at T: the state ``event_history`` kept when derivation
+   replaced it after T (see ``regwatch.derive.event_history``), else as it stands; an event
+   is known from its first observation.
 
 Order: by event (announced date, then first observation, then key; changes without an
 event last), then instrument, then provision in document order (numbers in paths compare
@@ -79,6 +81,7 @@ from regwatch.db.tables import (
     EVENT_SOURCE,
     ChangeCategory,
     ChangeDate,
+    ChangeFact,
     ControlChange,
     DocumentRow,
     DocumentVersion,
@@ -173,10 +176,22 @@ def evidence_known(ev: Any, as_known_at: datetime):
 
 def _known_date(name: str, as_known_at: datetime | None):
     """SQL expression for the change's date `name` as known at T (rule 3)."""
-    column = getattr(ControlChange, name)
     if as_known_at is None:
-        return column
-    h = aliased(ChangeDate)
+        return getattr(ControlChange, name)
+    return _known_then(ChangeDate, name, as_known_at)
+
+
+def _known_fact(name: str, as_known_at: datetime | None):
+    """SQL expression for the change's fact `name` (FACT_FIELDS) as known at T (rule 4):
+    now, its column (`event_key`: its event's id); at T, the text change_facts kept."""
+    if as_known_at is None:
+        return ControlChange.event_id if name == "event_key" else getattr(ControlChange, name)
+    return _known_then(ChangeFact, name, as_known_at)
+
+
+def _known_then(table: type[ChangeDate] | type[ChangeFact], name: str, as_known_at: datetime):
+    """SQL: the latest value of the change's `name` in `table` known at T (null: none)."""
+    h = aliased(table)
     return (select(h.value)
             .where(h.change_id == ControlChange.id, h.field == name, h.known_at <= as_known_at)
             .order_by(h.known_at.desc(), h.id.desc()).limit(1).scalar_subquery())
@@ -337,11 +352,11 @@ def _record_columns(as_known_at: datetime | None) -> Any:
     # Dates and moments come back as the driver gives them (text on SQLite) and are
     # converted in _records: SQLAlchemy's per-value type processing dominated large windows.
     return select(c.id, c.jurisdiction, c.law_id, c.instrument_title, c.path, c.citation_ja,
-                  c.citation_en, c.list_entry, c.change_type, c.regime,
-                  _raw(c.outside_wassenaar),
+                  c.citation_en, c.list_entry, c.change_type,
+                  *(_raw(_known_fact(name, as_known_at)) for name in ("regime", "outside_wassenaar")),
                   *(_raw(_known_date(name, as_known_at)) for name in DATE_FIELDS),
                   _raw(c.observed_at), c.before_text, c.after_text, c.renumbered_from,
-                  c.status, c.event_id)
+                  c.status, _raw(_known_fact("event_key", as_known_at)))
 
 
 def _filtered(stmt: Any, categories: Iterable[str], instruments: Iterable[str],
@@ -424,7 +439,8 @@ def _records(engine: Engine, stmt: Any, as_known_at: datetime | None) -> list[Ch
             "provision": {"path": path, "citation_ja": citation_ja, "citation_en": citation_en},
             "list_entry": list_entry, "change_type": change_type,
             "categories": cats.get(cid, no_cats), "regime": regime,
-            "outside_wassenaar": None if outside is None else bool(outside),
+            "outside_wassenaar": (None if outside is None else outside == "true"
+                                  if outside.__class__ is str else bool(outside)),
             # dates are text on SQLite (also from the CASE of rule 3), dates on PostgreSQL
             "announced_on": iso_date(announced) if announced.__class__ is str else announced,
             "promulgated_on": (iso_date(promulgated) if promulgated.__class__ is str
@@ -513,22 +529,25 @@ def _among(column: Any, values: list[Any], dialect: str) -> Any:
     return column.in_(values)
 
 
-def _load_events(conn: Any, ids: list[int], as_known_at: datetime | None
-                 ) -> dict[int, tuple[tuple, dict[str, Any]]]:
-    """Per event id: its part of the sort key, and the record's `event` value (as it
-    stood at `as_known_at`, rule 4)."""
-    stmt = (select(Event.id, Event.key, Event.title, Event.details,
+def _load_events(conn: Any, refs: list[Any], as_known_at: datetime | None
+                 ) -> dict[Any, tuple[tuple, dict[str, Any]]]:
+    """Per event the changes name (now: by id; at T: by the key change_facts kept): its part
+    of the sort key, and the record's `event` value (as it stood at T, rule 4)."""
+    ref = Event.id if as_known_at is None else Event.key
+    stmt = (select(ref, Event.key, Event.title, Event.details,
                    _raw(Event.announced_on), _raw(Event.first_observed_at))
-            .where(_among(Event.id, ids, conn.dialect.name)))
+            .where(_among(ref, refs, conn.dialect.name)))
     rows = _fetch(conn, stmt)
-    if as_known_at is not None and rows:
-        # An event absent then (made later) shows as it stands: the best known of it.
-        then = {k: v for k, v in event_states_at(conn, as_known_at, [r[1] for r in rows]).items()
+    if as_known_at is not None and refs:
+        # Kept states include events since removed. An event absent then (made later from
+        # earlier documents) shows as it stands: the best known of it.
+        then = {k: v for k, v in event_states_at(conn, as_known_at, refs).items()
                 if not v["absent"]}
         shown = ("title", "details", "announced_on", "first_observed_at")
-        rows = [(r[0], r[1], *(then[r[1]][k] for k in shown)) if r[1] in then else r
-                for r in rows]
-    found: dict[int, tuple[tuple, dict[str, Any]]] = {}
+        now = {r[0]: r for r in rows}
+        rows = [(key, key, *(then[key][k] for k in shown)) if key in then else now[key]
+                for key in refs if key in then or key in now]
+    found: dict[Any, tuple[tuple, dict[str, Any]]] = {}
     for eid, key, title, details, announced_on, first_observed_at in rows:
         if details.__class__ is str:  # JSON comes back as text from SQLite
             details = json.loads(details)

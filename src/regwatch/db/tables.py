@@ -341,6 +341,27 @@ class ChangeDate(Base):
     known_at: Mapped[datetime]
 
 
+# What the events step lends a change besides its dates: its event (by key: event ids are
+# not kept when an event goes) and its regime basis. Values kept as text: "true"/"false".
+FACT_FIELDS = ("event_key", "regime", "outside_wassenaar")
+
+
+class ChangeFact(Base):
+    """The values of a change's FACT_FIELDS, and from when each was known (append-only).
+
+    Kept as change_dates keeps dates, by the same derivation step: a change first found in a
+    law revision belongs to no event and has no known regime until METI's announcement is
+    observed; `--as-known-at` before then must show it so."""
+
+    __tablename__ = "change_facts"
+    __table_args__ = (Index("ix_change_facts_lookup", "change_id", "field", "known_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_id: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str] = mapped_column(String(20))  # one of FACT_FIELDS
+    value: Mapped[str | None] = mapped_column(Text)
+    known_at: Mapped[datetime]
+
+
 class Evidence(Base):
     """Why we believe a change or event: a document and the quote from it."""
 
