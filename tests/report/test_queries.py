@@ -8,6 +8,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import delete, select, update
 
 from regwatch.db.queries import (
     natural_key,
@@ -15,9 +16,6 @@ from regwatch.db.queries import (
     select_document_changes,
     select_press_items,
 )
-
-from sqlalchemy import delete, select, update
-
 from regwatch.db.session import transaction
 from regwatch.db.tables import ControlChange, Event, Evidence
 from regwatch.derive import date_history, event_history
