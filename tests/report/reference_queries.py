@@ -13,7 +13,10 @@ known times too.
 
 A change's event as known at T (rule 4) is joined plainly: the event_history row replaced
 first after T (by superseded_at, then id) when there is one and it is not `absent`, else
-the event row.
+the event row. Its link to that event, regime and flag are the current ones: the tuned
+query reads them from their history (change_facts), whose one entry for a fact that never
+moved is known with the change, so the two agree on the random history (facts that moved
+are checked in test_queries).
 """
 
 from __future__ import annotations
