@@ -314,7 +314,8 @@ def test_summary_reads_well(engine, smtp_server, make_app) -> None:
 def test_a_sent_digest_is_rebuilt_by_a_replay_at_its_date(engine, smtp_server, make_app,
                                                           tmp_path) -> None:
     """A digest is built as known at its Date header's moment: replayed at that moment it
-    comes back the same, though a date it reported was postponed afterwards."""
+    comes back the same, though a date it reported was postponed afterwards, and a change's
+    regime basis and event moved."""
     import email
     import email.policy
     from email.utils import parsedate_to_datetime
@@ -338,7 +339,10 @@ def test_a_sent_digest_is_rebuilt_by_a_replay_at_its_date(engine, smtp_server, m
         s.add(DocumentVersion(id=1, document_id=1, version=1, content_sha256="n",
                               observed_at=later, change_type="added"))
         s.flush()
-        s.get(ControlChange, "c1").effective_on = date(2024, 12, 1)
+        c1 = s.get(ControlChange, "c1")
+        c1.effective_on = date(2024, 12, 1)
+        c1.regime, c1.outside_wassenaar = "wassenaar", False
+        s.get(ControlChange, "c2").event_id = None
         s.flush()
         date_history.record(s)
     moment = parsedate_to_datetime(sent.message["Date"])
