@@ -169,7 +169,8 @@ def status(ctx: click.Context, fmt: str, as_known_at: datetime | None) -> None:
 @click.option("--since", required=True, type=DATE, help="Start of the window (inclusive).")
 @click.option("--until", type=DATE, help="End of the window (inclusive). Default: today.")
 @click.option("--by", type=click.Choice(["announced", "effective", "observed"]),
-              help="Which date the window applies to. Default: any of the three.")
+              help="Which date the window applies to. Default: any of the three. A change "
+                   "an earlier parse missed counts as observed when regwatch found it.")
 @click.option("--as-known-at", type=DATETIME,
               help="Only what regwatch had observed by this moment (audit replay).")
 @click.option("--category", "categories", multiple=True, metavar="TAG",

@@ -79,12 +79,16 @@ class ChangeRecord:
     sources: tuple[Source, ...]
     renumbered_from: JSON | None = None  # {path, citation_ja, citation_en}
     status: str = "official"  # official | reported_unofficial
+    # When regwatch recorded it: observed_at, or later for a change an earlier parse missed
+    # ("found late"). None only for a record not read from the database.
+    recorded_at: datetime | None = None
 
     def to_json(self) -> JSON:
         out = asdict(self)
         for key in ("announced_on", "promulgated_on", "effective_on"):
             out[key] = out[key].isoformat() if out[key] else None
         out["observed_at"] = self.observed_at.isoformat()
+        out["recorded_at"] = self.recorded_at.isoformat() if self.recorded_at else None
         out["categories"] = list(self.categories)
         out["sources"] = [asdict(s) for s in self.sources]
         return out

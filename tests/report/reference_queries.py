@@ -144,7 +144,7 @@ def reference_select_changes(
         select(c.id, c.jurisdiction, c.law_id, c.instrument_title, c.path, c.citation_ja,
                c.citation_en, c.list_entry, c.change_type, c.regime, c.outside_wassenaar,
                *dates.values(), c.observed_at, c.before_text, c.after_text,
-               c.renumbered_from, c.status, c.event_id,
+               c.renumbered_from, c.status, c.recorded_at, c.event_id,
                Event.key.label("event_key"), shown("title").label("event_title"),
                shown("details").label("event_details"),
                shown("announced_on").label("event_announced_on"),
@@ -156,7 +156,8 @@ def reference_select_changes(
     windows = {
         "announced": _date_window(_known_date("announced_on", as_known_at), since, until),
         "effective": _date_window(_known_date("effective_on", as_known_at), since, until),
-        "observed": _observed_window(c.observed_at, since, until, tz),
+        "observed": or_(_observed_window(c.observed_at, since, until, tz),
+                        _observed_window(c.recorded_at, since, until, tz)),  # found late
     }
     if since is not None or until is not None:
         stmt = stmt.where(windows[by] if by else or_(*windows.values()))
@@ -266,6 +267,7 @@ def _record(r: Any, categories: tuple[str, ...], sources: tuple[Source, ...]) ->
         sources=sources,
         renumbered_from=r.renumbered_from,
         status=r.status,
+        recorded_at=_utc(r.recorded_at),
     )
 
 

@@ -227,3 +227,31 @@ def test_html_event_shows_its_japanese_title(hist_engine) -> None:
     soup = BeautifulSoup(render("html", dataclasses.replace(data, changes=changes)), "html.parser")
     [shown] = soup.select("section.event .event-title-ja")
     assert shown.get_text() == ja and shown["lang"] == "ja"
+
+
+def test_a_change_found_late_is_marked_in_every_format(hist_engine) -> None:
+    from .test_queries import found_late
+
+    found_late(hist_engine)
+    data = report_data(hist_engine, since=date(2024, 11, 1), until=date(2024, 11, 30),
+                       generated_at=at("2024-12-01T00:00"))
+    late = [c for c in data.changes if data.found_late(c)]
+    assert [c.id for c in late] == [h.C23_ADD_20]  # the FX change observed then is not late
+    assert data.summary().found_late == 1
+    assert "1 found late" in data.summary().totals_text()
+
+    doc = json.loads(render("json", data))
+    VALIDATOR.validate(doc)
+    assert doc["summary"]["found_late"] == 1
+    [j] = [c for c in doc["changes"] if c["id"] == h.C23_ADD_20]
+    assert (j["observed_at"], j["recorded_at"]) == ("2023-05-24T00:00:00+00:00",
+                                                    "2024-11-25T03:00:00+00:00")
+    soup = BeautifulSoup(render("html", data), "html.parser")
+    badges = soup.select(".badge-late")
+    assert len(badges) == 1 and badges[0].get_text() == "found late — recorded 2024-11-25T03:00:00Z"
+    assert "第六条第二十号" in badges[0].find_parent("article").get_text()  # on its change
+    assert soup.select_one(".totals .found-late").get_text() == "1"
+    md = render("md", data)
+    assert md.count("**found late: recorded 2024-11-25T03:00:00Z**") == 1
+    rows = list(csv.DictReader(io.StringIO(render("csv", data))))
+    assert {r["id"]: r["recorded_at"] for r in rows}[h.C23_ADD_20] == "2024-11-25T03:00:00+00:00"

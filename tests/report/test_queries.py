@@ -129,6 +129,31 @@ def test_as_known_at_shows_the_event_and_regime_a_change_had_then(hist_engine) -
     assert fx(None) == (None, "unilateral", True)
 
 
+def found_late(engine) -> None:
+    """A reprocess on 2024-11-25 finds the 2023 addition of item 20, which the parse of its
+    text (observed 2023-05-24) had missed."""
+    with transaction(engine) as s:
+        s.execute(update(ControlChange).where(ControlChange.id == h.C23_ADD_20)
+                  .values(recorded_at=at("2024-11-25T03:00")))
+
+
+def test_a_change_found_late_is_in_the_window_it_was_found_in(hist_engine) -> None:
+    found_late(hist_engine)
+    week = dict(since=date(2024, 11, 25), until=date(2024, 11, 30))
+    assert ids(hist_engine, **week) == {h.C23_ADD_20}  # by any date: news when found
+    assert ids(hist_engine, by="observed", **week) == {h.C23_ADD_20}
+    assert ids(hist_engine, by="announced", **week) == set()  # its own dates stay as they are
+    assert ids(hist_engine, by="effective", **week) == set()
+    assert ids(hist_engine, since=date(2024, 11, 26), until=date(2024, 11, 30)) == set()
+    # replays: unknown before it was found, in the window from then on
+    assert ids(hist_engine, as_known_at=at("2024-11-25T02:59"), **week) == set()
+    assert ids(hist_engine, as_known_at=at("2024-11-25T03:00"), **week) == {h.C23_ADD_20}
+    [c] = select_changes(hist_engine, **week)
+    assert (c.observed_at, c.recorded_at) == (at("2023-05-24T00:00"), at("2024-11-25T03:00"))
+    # still in the windows its dates fall in, as before
+    assert h.C23_ADD_20 in ids(hist_engine, since=date(2023, 5, 24), until=date(2023, 5, 24))
+
+
 def test_evidence_without_a_version_is_known_with_its_change(hist_engine) -> None:
     [c] = [c for c in select_changes(hist_engine, since=date(2023, 1, 1),
                                      as_known_at=at("2023-06-01T00:00"))

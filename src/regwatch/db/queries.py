@@ -6,8 +6,9 @@ Windows
 -------
 ``since``/``until`` are inclusive calendar dates. ``by`` picks the date they apply to:
 ``announced`` (announced_on), ``effective`` (effective_on), ``observed`` (observed_at,
-the day taken in ``tz``); ``None`` means a change counts if any of the three falls in the
-window. ``learned_from``/``learned_to`` add an exact half-open [from, to) bound on when
+the day taken in ``tz``; for a control change also ``recorded_at``, so a change an earlier
+parse missed and ``reprocess`` found is in the window it was found in); ``None`` means a
+change counts if any of the three falls in the window. ``learned_from``/``learned_to`` add an exact half-open [from, to) bound on when
 regwatch learnt each row (the digest's week): a change's ``recorded_at``, a date's
 ``known_at``, an event's or a page's first observation.
 
@@ -220,15 +221,19 @@ def _observed_window(column: Any, since: date | None, until: date | None, tz: tz
 def _in_window(stmt: Any, *, announced: Any, effective: Any, observed: Any, learned: Any,
                since: date | None, until: date | None, by: str | None,
                learned_from: datetime | None, learned_to: datetime | None,
-               as_known_at: datetime | None, tz: tzinfo) -> Any:
+               as_known_at: datetime | None, tz: tzinfo, recorded: Any = None) -> Any:
     """`stmt` narrowed to the window (see the module docstring): `since`/`until` on the date
-    `by` names, or on any of the three; the digest's exact [from, to) bound on `learned`;
-    nothing learned after `as_known_at` (already aware)."""
+    `by` names, or on any of the three (`observed` also matching a `recorded` moment, when
+    given, in the window); the digest's exact [from, to) bound on `learned`; nothing
+    learned after `as_known_at` (already aware)."""
     windows = {
         "announced": _date_window(announced, since, until),
         "effective": _date_window(effective, since, until),
         "observed": _observed_window(observed, since, until, tz),
     }
+    if recorded is not None:  # a change found late is news when regwatch found it
+        windows["observed"] = or_(windows["observed"],
+                                  _observed_window(recorded, since, until, tz))
     if since is not None or until is not None:
         stmt = stmt.where(windows[by] if by else or_(*windows.values()))
     return _learned_bounds(stmt, learned, learned_from, learned_to, as_known_at, tz)
@@ -297,7 +302,7 @@ def select_changes(
     stmt = _in_window(_record_columns(as_known_at).where(c.standing(as_known_at)),
                       announced=_known_date("announced_on", as_known_at),
                       effective=_known_date("effective_on", as_known_at), observed=c.observed_at,
-                      learned=c.recorded_at,
+                      recorded=c.recorded_at, learned=c.recorded_at,
                       since=since, until=until, by=by, learned_from=learned_from,
                       learned_to=learned_to, as_known_at=as_known_at, tz=tz)
     stmt = _filtered(stmt, categories, instruments, jurisdictions)
@@ -356,7 +361,7 @@ def _record_columns(as_known_at: datetime | None) -> Any:
                   *(_raw(_known_fact(name, as_known_at)) for name in ("regime", "outside_wassenaar")),
                   *(_raw(_known_date(name, as_known_at)) for name in DATE_FIELDS),
                   _raw(c.observed_at), c.before_text, c.after_text, c.renumbered_from,
-                  c.status, _raw(_known_fact("event_key", as_known_at)))
+                  c.status, _raw(c.recorded_at), _raw(_known_fact("event_key", as_known_at)))
 
 
 def _filtered(stmt: Any, categories: Iterable[str], instruments: Iterable[str],
@@ -431,7 +436,7 @@ def _records(engine: Engine, stmt: Any, as_known_at: datetime | None) -> list[Ch
     make = _maker(ChangeRecord, _RECORD_KEYS)
     for (cid, jurisdiction, law_id, instrument_title, path, citation_ja, citation_en, list_entry,
          change_type, regime, outside, announced, promulgated, effective, observed,
-         before_text, after_text, renumbered_from, status, event_id) in rows:
+         before_text, after_text, renumbered_from, status, recorded, event_id) in rows:
         ev = events.get(event_id)
         append(make({
             "id": cid, "jurisdiction": jurisdiction,
@@ -450,7 +455,7 @@ def _records(engine: Engine, stmt: Any, as_known_at: datetime | None) -> list[Ch
             "event": dict(ev[1]) if ev else None, "sources": sources.get(cid, no_sources),
             "renumbered_from": (loads(renumbered_from) if renumbered_from.__class__ is str
                                 else renumbered_from),
-            "status": status}))
+            "status": status, "recorded_at": _utc(recorded)}))
     return out
 
 
@@ -458,7 +463,8 @@ def _records(engine: Engine, stmt: Any, as_known_at: datetime | None) -> list[Ch
 _RECORD_KEYS = (
     "id", "jurisdiction", "instrument", "provision", "list_entry", "change_type", "categories",
     "regime", "outside_wassenaar", "announced_on", "promulgated_on", "effective_on",
-    "observed_at", "before_text", "after_text", "event", "sources", "renumbered_from", "status")
+    "observed_at", "before_text", "after_text", "event", "sources", "renumbered_from", "status",
+    "recorded_at")
 
 
 def _maker(cls: type, names: tuple[str, ...]) -> Any:

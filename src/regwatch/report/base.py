@@ -12,12 +12,12 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from regwatch.db.queries import DateCorrection, EventItem
+from regwatch.db.queries import DateCorrection, EventItem, day_start
 from regwatch.models import ChangeRecord, DocumentChange
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ class Window:
 
     def describe(self) -> str:
         dates = {"announced": "announced", "effective": "taking effect",
-                 "observed": "observed"}.get(self.by or "", "announced, taking effect or observed")
+                 "observed": "observed (or found late)"}.get(
+            self.by or "", "announced, taking effect or observed (or found late)")
         since = self.since.isoformat() if self.since else "the beginning"
         until = self.until.isoformat() if self.until else "now"
         return f"changes {dates} from {since} to {until} (inclusive)"
@@ -67,6 +68,7 @@ class Summary:
     page_changes: int
     date_corrections: int = 0
     announcements: int = 0
+    found_late: int = 0
 
     def totals_text(self) -> str:
         """The summary's counts as one plain sentence, the numbers agreeing with their nouns."""
@@ -74,8 +76,9 @@ class Summary:
                        if self.date_corrections else "")
         announced = (f"; {_plural(self.announcements, 'announcement', 'announcements')} without a"
                      " list change yet" if self.announcements else "")
+        late = f", {self.found_late} found late" if self.found_late else ""
         return (f"{_plural(self.total, 'provision change', 'provision changes')}, "
-                f"{self.not_yet_in_force} not yet in force{announced}; "
+                f"{self.not_yet_in_force} not yet in force{late}{announced}; "
                 f"{_plural(self.press_items, 'press-only report', 'press-only reports')}, "
                 f"{_plural(self.discrepancies, 'discrepancy', 'discrepancies')}, "
                 f"{_plural(self.page_changes, 'watched-page change', 'watched-page changes')}"
@@ -96,6 +99,7 @@ class Summary:
                            "outside_wassenaar": h.outside_wassenaar}
                           for h in self.headlines],
             "not_yet_in_force": self.not_yet_in_force,
+            "found_late": self.found_late,
             "press_items": self.press_items,
             "discrepancies": self.discrepancies,
             "page_changes": self.page_changes,
@@ -140,6 +144,17 @@ class ReportData:
     def not_yet_in_force(self, change: ChangeRecord) -> bool:
         return change.effective_on is not None and change.effective_on > self.reference_date
 
+    def found_late(self, change: ChangeRecord) -> bool:
+        """Recorded in the window from a text observed before it: a change an earlier parse
+        missed (found by `reprocess`), news in this window though its text is older."""
+        if change.recorded_at is None or self.window.since is None:
+            return False
+        tz = ZoneInfo(self.timezone)
+        start = day_start(self.window.since, tz)
+        end = day_start(self.window.until + timedelta(days=1), tz) if self.window.until else None
+        return (change.observed_at < start <= change.recorded_at
+                and (end is None or change.recorded_at < end))
+
     def groups(self) -> list[EventGroup]:
         """Changes grouped by event, keeping the query's order (events, then document order)."""
         groups: dict[str | None, list[ChangeRecord]] = {}
@@ -172,6 +187,7 @@ def summarise(data: ReportData) -> Summary:
         by_change_type=tuple(sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))),
         headlines=tuple(headline(g, data) for g in data.groups()),
         not_yet_in_force=sum(1 for c in changes if data.not_yet_in_force(c)),
+        found_late=sum(1 for c in changes if data.found_late(c)),
         press_items=sum(1 for p in data.press_items if p.status == "reported_unofficial"),
         discrepancies=sum(len(p.discrepancies) for p in data.press_items),
         page_changes=len(data.documents),

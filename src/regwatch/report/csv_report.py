@@ -19,7 +19,7 @@ COLUMNS = (
     "citation_ja", "citation_en", "list_entry", "change_type", "categories", "regime",
     "outside_wassenaar", "announced_on", "promulgated_on", "effective_on", "observed_at",
     "before_text", "after_text", "event_key", "event_title", "renumbered_from_path", "status",
-    "source_urls", "sources_json",
+    "source_urls", "sources_json", "recorded_at",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -35,7 +35,7 @@ def row(c: ChangeRecord) -> list[Any]:
         c.before_text, c.after_text, (c.event or {}).get("key"), (c.event or {}).get("title"),
         (c.renumbered_from or {}).get("path"), c.status,
         " ".join(s.url for s in c.sources),
-        json.dumps(j["sources"], ensure_ascii=False),
+        json.dumps(j["sources"], ensure_ascii=False), j["recorded_at"],
     ]
 
 
