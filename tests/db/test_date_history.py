@@ -41,10 +41,16 @@ def _history(engine) -> None:
                   "regime": "unknown", "status": "official", "parser_version": "t"}
         # The table as this database has it: the test also writes to the first schema.
         changes = Table("control_changes", MetaData(), autoload_with=conn)
+        conn.execute(insert(Table("events", MetaData(), autoload_with=conn)), [{
+            "id": 90, "key": "meti-2024-04", "title": "t", "jurisdiction": "JP",
+            "status": "official", "regime": "unilateral", "first_observed_at": at(1),
+            "parser_version": "t"}])
         rows = [{**common, "id": "c1", "observed_at": at(2), "announced_on": date(2024, 4, 30),
-                 "promulgated_on": date(2024, 5, 2), "effective_on": date(2024, 6, 1)},
+                 "promulgated_on": date(2024, 5, 2), "effective_on": date(2024, 6, 1),
+                 "event_id": 90, "regime": "unilateral", "outside_wassenaar": True},
                 {**common, "id": "c2", "observed_at": at(3), "announced_on": None,
-                 "promulgated_on": None, "effective_on": None}]
+                 "promulgated_on": None, "effective_on": None, "event_id": None,
+                 "outside_wassenaar": None}]
         if "recorded_at" in changes.c:
             rows = [{**r, "recorded_at": r["observed_at"]} for r in rows]
         conn.execute(insert(changes), rows)
@@ -71,10 +77,10 @@ def _facts(engine) -> list[tuple]:
             .order_by(ChangeFact.id))]
 
 
-# no event and no flag yet are kept too: what they get later is then a correction
-FIRST_FACTS = [(c, field, value, when) for c, when in (("c1", at(2)), ("c2", at(3)))
-               for field, value in (("event_key", None), ("regime", "unknown"),
-                                    ("outside_wassenaar", None))]
+# c2's missing event and flag are kept too: what it gets later is then a correction
+FIRST_FACTS = [("c1", "event_key", "meti-2024-04", at(2)), ("c1", "regime", "unilateral", at(2)),
+               ("c1", "outside_wassenaar", "true", at(2)), ("c2", "event_key", None, at(3)),
+               ("c2", "regime", "unknown", at(3)), ("c2", "outside_wassenaar", None, at(3))]
 
 FIRST = [("c1", "announced_on", date(2024, 4, 30), at(2)),  # its release was seen before the change
          ("c1", "promulgated_on", date(2024, 5, 2), at(2)),  # named by nothing: with the change
@@ -138,26 +144,24 @@ def test_a_value_replaced_at_the_moment_it_became_known_gives_way(engine) -> Non
 
 
 def test_an_event_and_regime_found_later_are_kept_from_the_run_that_found_them(engine) -> None:
-    """c1 was found in a law revision alone on the 2nd; the announcement seen on the 9th
-    gives it an event and a regime basis. Replays before the 9th must show neither."""
+    """c2 was found in a law revision alone on the 3rd; the announcement seen on the 9th
+    joins it to the event and gives it a regime basis. Replays before the 9th show neither."""
     _history(engine)
     with transaction(engine) as s:
         date_history.record(s)
     with transaction(engine) as s:
-        s.add(Event(id=1, key="meti-2024-05", title="t", jurisdiction="JP", status="official",
-                    regime="wassenaar", first_observed_at=at(9), parser_version="t"))
-        s.flush()
-        s.execute(update(ControlChange).where(ControlChange.id == "c1")
-                  .values(event_id=1, regime="wassenaar", outside_wassenaar=False))
+        s.execute(update(ControlChange).where(ControlChange.id == "c2")
+                  .values(event_id=90, regime="wassenaar", outside_wassenaar=False))
         assert date_history.record(s) == 3
-    assert _facts(engine)[6:] == [("c1", "event_key", "meti-2024-05", at(9)),
-                                  ("c1", "regime", "wassenaar", at(9)),
-                                  ("c1", "outside_wassenaar", "false", at(9))]
+    assert _facts(engine)[6:] == [("c2", "event_key", "meti-2024-04", at(9)),
+                                  ("c2", "regime", "wassenaar", at(9)),
+                                  ("c2", "outside_wassenaar", "false", at(9))]
     with transaction(engine) as s:  # a run on the 12th merges the event away
         s.execute(update(ControlChange).values(event_id=None))
-        s.execute(delete(Event))
-        assert date_history.record(s, at(12)) == 1
-    assert _facts(engine)[-1] == ("c1", "event_key", None, at(12))
+        s.execute(delete(Event).where(Event.id == 90))
+        assert date_history.record(s, at(12)) == 2
+    assert sorted(_facts(engine)[9:]) == [("c1", "event_key", None, at(12)),
+                                          ("c2", "event_key", None, at(12))]
 
 
 def test_evidence_without_a_document_is_known_with_its_change() -> None:
