@@ -23,12 +23,23 @@ from parts of one observation): it gives way instead of staying as a correction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    delete,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
 
 from regwatch.db.tables import (
     DATE_FIELDS,
@@ -48,73 +59,82 @@ def record(session: Session | Connection, at: datetime | None = None) -> int:
     `at` (the derivation's moment, see derive.versions.derivation_time). Returns how many
     rows were added."""
     at = at or derivation_time(session)
-    evidenced: dict[tuple[str, str], list[datetime | None]] = {}
-    for change_id, field, observed in session.execute(
-            select(Evidence.change_id, Evidence.field, DocumentVersion.observed_at)
-            .outerjoin(DocumentVersion, DocumentVersion.id == Evidence.document_version_id)
-            .where(Evidence.change_id.is_not(None), Evidence.field.in_(DATE_FIELDS))):
-        evidenced.setdefault((change_id, field), []).append(observed)
-    dates = session.execute(select(ControlChange.id, ControlChange.observed_at,
-                                   *(getattr(ControlChange, f) for f in DATE_FIELDS)))
-    facts = session.execute(select(ControlChange.id, ControlChange.observed_at, Event.key,
-                                   ControlChange.regime, ControlChange.outside_wassenaar)
-                            .outerjoin(Event, Event.id == ControlChange.event_id))
+    c = ControlChange
+    flag = case((c.outside_wassenaar.is_(None), null()),
+                (c.outside_wassenaar == true(), literal("true")), else_=literal("false"))
+    facts = dict(zip(FACT_FIELDS, (  # event_key, regime, outside_wassenaar
+        select(Event.key).where(Event.id == c.event_id).scalar_subquery(), c.regime, flag),
+        strict=True))
     # Facts are known with their change (evidence names dates only), and kept from the
     # first derivation even when null: an event found later is then a correction, known
     # from the run that found it, not from the change's observation.
-    return (_append(session, ChangeDate, DATE_FIELDS, dates, evidenced, at)
-            + _append(session, ChangeFact, FACT_FIELDS,
-                      ((cid, observed, key, regime, fact_text(outside))
-                       for cid, observed, key, regime, outside in facts), {}, at,
-                      keep_null=True))
-
-
-def fact_text(value: str | bool | None) -> str | None:
-    """A fact as change_facts keeps it: text, a flag as "true" or "false"."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
+    return (_append(session, ChangeDate, {f: getattr(c, f) for f in DATE_FIELDS}, at,
+                    evidenced=True)
+            + _append(session, ChangeFact, facts, at, keep_null=True))
 
 
 def _append(session: Session | Connection, table: type[ChangeDate] | type[ChangeFact],
-            fields: tuple[str, ...], current: Iterable[Sequence[Any]],
-            evidenced: dict[tuple[str, str], list[datetime | None]], at: datetime, *,
-            keep_null: bool = False) -> int:
-    """Append to `table` the values of `fields` that differ from their latest entry (a
-    first null too if `keep_null`). `current`: rows of change id, its observed_at, then the
-    values of `fields`."""
-    # Per (change, field): the latest entry (value, known_at, id) and the value before it.
-    latest: dict[tuple[str, str], tuple[Any, datetime, int]] = {}
-    earlier: dict[tuple[str, str], Any] = {}
-    for entry_id, change_id, field, value, known_at in session.execute(
-            select(table.id, table.change_id, table.field, table.value, table.known_at)
-            .order_by(table.change_id, table.field, table.known_at, table.id)):
-        if (change_id, field) in latest:
-            earlier[(change_id, field)] = latest[(change_id, field)][0]
-        latest[(change_id, field)] = (value, known_at, entry_id)  # the last one of each key wins
+            current: dict[str, Any], at: datetime, *, keep_null: bool = False,
+            evidenced: bool = False) -> int:
+    """Append to `table` each value of `current` (field → its SQL expression over
+    control_changes) that differs from its latest entry (a first null too if `keep_null`);
+    a first value is known from the change's observation, or from its evidence's if
+    `evidenced` (evidence rows naming the field).
+
+    SQL finds the values that moved, so a run costs one index lookup per change and field,
+    not a copy of the whole history in memory (a million changes: seconds, not a minute
+    and gigabytes)."""
+    c = ControlChange
     rows = []
-    for change_id, observed_at, *values in current:
-        for field, value in zip(fields, values, strict=True):
-            key = (change_id, field)
-            before = latest.get(key)
-            if ((value is None and before is None and not keep_null)
-                    or (before is not None and before[0] == value)):
-                continue
-            if before is None:
-                known_at = known_since(observed_at, evidenced.get(key, []))
+    for field, value in current.items():
+        h, entry = aliased(table), aliased(table)
+        latest = (select(h.id).where(h.change_id == c.id, h.field == field)
+                  .order_by(h.known_at.desc(), h.id.desc()).limit(1)
+                  .correlate(c).scalar_subquery())
+        moved = session.execute(
+            select(c.id, c.observed_at, value, entry.id, entry.value, entry.known_at)
+            .select_from(c).outerjoin(entry, entry.id == latest)
+            .where(or_(and_(entry.id.is_(None), true() if keep_null else value.is_not(None)),
+                       and_(entry.id.is_not(None), value.is_distinct_from(entry.value))))).all()
+        firsts = [cid for cid, _, _, entry_id, _, _ in moved if entry_id is None]
+        named = _evidence_seen(session, field, firsts) if evidenced and firsts else {}
+        for change_id, observed_at, new, entry_id, _old, entry_known in moved:
+            if entry_id is None:
+                known_at = known_since(observed_at, named.get(change_id, []))
             else:  # a correction: shown from the run that brought it on, never before
-                known_at = max(before[1], at)
-                if known_at == before[1]:
+                known_at = max(entry_known, at)
+                if known_at == entry_known:
                     # The value it replaces was never shown (a derivation from part of what
                     # was observed at that moment): it gives way, as if never recorded.
-                    _give_way(session, table, before[2], value,
-                              back=key in earlier and earlier[key] == value)
+                    earlier = session.execute(
+                        select(table.value).where(
+                            table.change_id == change_id, table.field == field,
+                            or_(table.known_at < entry_known,
+                                and_(table.known_at == entry_known, table.id < entry_id)))
+                        .order_by(table.known_at.desc(), table.id.desc()).limit(1)).all()
+                    _give_way(session, table, entry_id, new,
+                              back=bool(earlier) and earlier[0][0] == new)
                     continue
-            rows.append({"change_id": change_id, "field": field, "value": value,
+            rows.append({"change_id": change_id, "field": field, "value": new,
                          "known_at": known_at})
     for start in range(0, len(rows), 2000):
         session.execute(insert(table), rows[start:start + 2000])
     return len(rows)
+
+
+def _evidence_seen(session: Session | Connection, field: str,
+                   change_ids: list[str]) -> dict[str, list[datetime | None]]:
+    """Per change of `change_ids`: when each document of its evidence naming `field` was
+    observed (None: evidence without a document)."""
+    seen: dict[str, list[datetime | None]] = {}
+    for start in range(0, len(change_ids), 500):
+        for change_id, observed in session.execute(
+                select(Evidence.change_id, DocumentVersion.observed_at)
+                .outerjoin(DocumentVersion, DocumentVersion.id == Evidence.document_version_id)
+                .where(Evidence.field == field,
+                       Evidence.change_id.in_(change_ids[start:start + 500]))):
+            seen.setdefault(change_id, []).append(observed)
+    return seen
 
 
 def _give_way(session: Session | Connection, table: type[ChangeDate] | type[ChangeFact],
