@@ -26,7 +26,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from regwatch.db.session import transaction
 from regwatch.db.tables import (
@@ -347,6 +347,14 @@ def build_history(engine: Engine) -> History:
         s.flush()
         date_history.record(s)  # as derivation does after every run: what as-known-at reads
     return History(version_ids=versions)
+
+
+def found_late(engine: Engine) -> None:
+    """A reprocess on 2024-11-25 finds the 2023 addition of item 20, which the parse of its
+    text (observed 2023-05-24) had missed."""
+    with transaction(engine) as s:
+        s.execute(update(ControlChange).where(ControlChange.id == C23_ADD_20)
+                  .values(recorded_at=at("2024-11-25T03:00")))
 
 
 SCRIPT = "<script>document.title='PWNED';document.body.appendChild(document.createElement('pwned-script'))</script>"

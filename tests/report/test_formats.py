@@ -230,9 +230,7 @@ def test_html_event_shows_its_japanese_title(hist_engine) -> None:
 
 
 def test_a_change_found_late_is_marked_in_every_format(hist_engine) -> None:
-    from .test_queries import found_late
-
-    found_late(hist_engine)
+    h.found_late(hist_engine)
     data = report_data(hist_engine, since=date(2024, 11, 1), until=date(2024, 11, 30),
                        generated_at=at("2024-12-01T00:00"))
     late = [c for c in data.changes if data.found_late(c)]

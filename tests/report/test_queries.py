@@ -129,16 +129,8 @@ def test_as_known_at_shows_the_event_and_regime_a_change_had_then(hist_engine) -
     assert fx(None) == (None, "unilateral", True)
 
 
-def found_late(engine) -> None:
-    """A reprocess on 2024-11-25 finds the 2023 addition of item 20, which the parse of its
-    text (observed 2023-05-24) had missed."""
-    with transaction(engine) as s:
-        s.execute(update(ControlChange).where(ControlChange.id == h.C23_ADD_20)
-                  .values(recorded_at=at("2024-11-25T03:00")))
-
-
 def test_a_change_found_late_is_in_the_window_it_was_found_in(hist_engine) -> None:
-    found_late(hist_engine)
+    h.found_late(hist_engine)
     week = dict(since=date(2024, 11, 25), until=date(2024, 11, 30))
     assert ids(hist_engine, **week) == {h.C23_ADD_20}  # by any date: news when found
     assert ids(hist_engine, by="observed", **week) == {h.C23_ADD_20}
