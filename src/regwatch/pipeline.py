@@ -147,11 +147,12 @@ def _run_source_locked(engine: Engine, config: Config, source: SourceConfig, *, 
     started = now or now_utc()
     with transaction(engine) as session:
         source_id = ensure_source(session, source.name, source.scraper, started)
-        # We hold this source's lease: a run still marked running was left by a crash.
+        # We hold this source's lease: a run still marked running was left by a crash. It
+        # ends now, when that is known: health as of a moment before still shows it running.
         for stale in session.scalars(select(SourceRun).where(SourceRun.source_id == source_id,
                                                              SourceRun.status == "running")):
             stale.status = "abandoned"
-            stale.finished_at = stale.started_at
+            stale.finished_at = started
             stale.error = stale.error or "abandoned: the process running it stopped"
         run = SourceRun(source_id=source_id, started_at=started, status="running")
         session.add(run)

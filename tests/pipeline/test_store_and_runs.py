@@ -152,14 +152,21 @@ def test_health_flags_a_parser_that_suddenly_finds_nothing(parts) -> None:
 
 
 def test_a_run_left_running_by_a_crash_is_marked_abandoned(parts) -> None:
+    from regwatch.health import source_health
+
     engine = parts[0]
     _run(parts, _source("s", pages={"a": "one"}), T0)
     with engine.begin() as conn:
         conn.execute(SourceRun.__table__.update().values(status="running"))
     _run(parts, _source("s", pages={"a": "one"}), T0 + timedelta(days=1))
     with engine.connect() as conn:
-        statuses = [r[0] for r in conn.execute(select(SourceRun.status).order_by(SourceRun.id))]
-    assert statuses == ["abandoned", "ok"]
+        runs = conn.execute(select(SourceRun.status, SourceRun.finished_at)
+                            .order_by(SourceRun.id)).all()
+    assert [status for status, _ in runs] == ["abandoned", "ok"]
+    assert runs[0][1] == T0 + timedelta(days=1)  # ended when the next run found it left
+    # health as it stood before then: the run was (as far as anyone knew) still running
+    [then] = source_health(engine, as_known_at=T0 + timedelta(hours=12))
+    assert (then.last_attempt_at, then.last_status, then.consecutive_failures) == (T0, None, 0)
 
 
 def test_indexing_the_same_snapshot_from_two_transactions(engine) -> None:
