@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -144,14 +145,20 @@ class ReportData:
     def not_yet_in_force(self, change: ChangeRecord) -> bool:
         return change.effective_on is not None and change.effective_on > self.reference_date
 
+    @cached_property
+    def _window_moments(self) -> tuple[datetime | None, datetime | None]:
+        """The window's first instant and the instant after it, in the report's zone."""
+        tz = ZoneInfo(self.timezone)
+        since, until = self.window.since, self.window.until
+        return (day_start(since, tz) if since else None,
+                day_start(until + timedelta(days=1), tz) if until else None)
+
     def found_late(self, change: ChangeRecord) -> bool:
         """Recorded in the window from a text observed before it: a change an earlier parse
         missed (found by `reprocess`), news in this window though its text is older."""
-        if change.recorded_at is None or self.window.since is None:
+        start, end = self._window_moments
+        if change.recorded_at is None or start is None:
             return False
-        tz = ZoneInfo(self.timezone)
-        start = day_start(self.window.since, tz)
-        end = day_start(self.window.until + timedelta(days=1), tz) if self.window.until else None
         return (change.observed_at < start <= change.recorded_at
                 and (end is None or change.recorded_at < end))
 

@@ -85,7 +85,7 @@ def _change(c: ChangeRecord, data: ReportData) -> list[str]:
         flags.append("Wassenaar status unknown")
     if data.not_yet_in_force(c):
         flags.append("**not yet in force**")
-    if data.found_late(c) and c.recorded_at:
+    if data.found_late(c):  # so recorded_at is set
         flags.append(f"**found late: recorded {utc_iso(c.recorded_at)}**")
     if c.status == "reported_unofficial":
         flags.append("**reported, not official**")
